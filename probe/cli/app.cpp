@@ -1,0 +1,107 @@
+#include "cli/app.hpp"
+
+#include <ares.h>
+#include <curl/curl.h>
+#include <openssl/crypto.h>
+
+#include <algorithm>
+#include <vector>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "cli/commands.hpp"
+#include "core/error.hpp"
+#include "core/exit_codes.hpp"
+#include "core/version.hpp"
+
+namespace probe {
+
+namespace {
+
+void setup_logging(int verbose, int quiet) {
+  auto logger = spdlog::stderr_color_mt("probe");
+  logger->set_pattern("probe: %^%l%$: %v");
+  const int level = static_cast<int>(spdlog::level::info) - verbose + quiet;
+  logger->set_level(static_cast<spdlog::level::level_enum>(
+      std::clamp(level, static_cast<int>(spdlog::level::trace), static_cast<int>(spdlog::level::critical))));
+  spdlog::set_default_logger(logger);
+}
+
+void add_version_command(CLI::App& app, std::vector<Command>& commands) {
+  CLI::App* version = app.add_subcommand("version", "Print the probe's version and its libraries'");
+  commands.push_back({version, []() {
+                        std::cout << "probe " << k_probe_version << "\n"
+                                  << "libcurl " << curl_version_info(CURLVERSION_NOW)->version << "\n"
+                                  << "c-ares " << ares_version(nullptr) << "\n"
+                                  << OpenSSL_version(OPENSSL_VERSION) << "\n";
+                        return exit_code::k_ok;
+                      }});
+}
+
+}  // namespace
+
+int run_cli(int argc, char** argv) {
+  CLI::App app{
+      "probe: measures whether apps (Signal, Facebook/Messenger, Twitter/X, Clubhouse) are blocked\n"
+      "on this network, and how, by comparing the direct path with control paths.\n"
+      "Reports are JSON files in reports/; a finished run exits 0 whatever it found.",
+      "probe"};
+  app.require_subcommand(1);
+  app.fallthrough();
+  app.set_help_all_flag("--help-all", "Print help for every subcommand");
+  app.footer(
+      "Exit codes: 0 done (whatever was found), 64 usage, 65 bad input data, 66 input missing,\n"
+      "73 cannot create output, 74 write failed, 75 locked, 78 configuration refused.\n"
+      "Run 'probe SUBCOMMAND --help' for a subcommand's options.");
+  int verbose = 0;
+  int quiet = 0;
+  app.add_flag("-v,--verbose", verbose, "More detail on stderr (repeat for more)");
+  app.add_flag("-q,--quiet", quiet, "Only warnings and errors on stderr (repeat for errors only)");
+
+  std::vector<Command> commands;
+  add_targets_commands(app, commands);
+  add_version_command(app, commands);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    std::cout << app.help();
+    return exit_code::k_ok;
+  } catch (const CLI::CallForAllHelp&) {
+    std::cout << app.help("", CLI::AppFormatMode::All);
+    return exit_code::k_ok;
+  } catch (const CLI::ParseError& error) {
+    // The user's own subcommand help is the most useful pointer.
+    std::string where = "probe";
+    for (const CLI::App* sub = &app; sub != nullptr;) {
+      const auto chosen = sub->get_subcommands();
+      sub = chosen.empty() ? nullptr : chosen.front();
+      if (sub != nullptr) {
+        where += " " + sub->get_name();
+      }
+    }
+    std::cerr << "probe: " << error.what() << " (see '" << where << " --help')\n";
+    return exit_code::k_usage;
+  }
+  setup_logging(verbose, quiet);
+  try {
+    for (const Command& command : commands) {
+      if (command.app->parsed()) {
+        return command.run();
+      }
+    }
+    std::cerr << "probe: no subcommand given (see 'probe --help')\n";
+    return exit_code::k_usage;
+  } catch (const UserError& error) {
+    spdlog::error("{}", error.what());
+    return error.exit_code();
+  } catch (const std::exception& error) {
+    spdlog::critical("internal error: {}", error.what());
+    return exit_code::k_software;
+  }
+}
+
+}  // namespace probe

@@ -1,0 +1,24 @@
+#pragma once
+
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+namespace probe {
+
+// A subcommand and what runs when the command line chose it. Commands run after parsing (and
+// after logging is set up); they return the exit code or throw UserError.
+struct Command {
+  CLI::App* app;
+  std::function<int()> run;
+};
+
+void add_targets_commands(CLI::App& app, std::vector<Command>& commands);
+
+// The default --targets: ./targets when it exists, else the lists installed beside the binary.
+std::string default_targets_path();
+
+}  // namespace probe

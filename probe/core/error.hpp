@@ -1,0 +1,20 @@
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace probe {
+
+// An error meant for the user: its message is complete (file, line, field) and it carries the
+// process exit code. Anything else that escapes to main() is a bug (exit 70).
+class UserError : public std::runtime_error {
+public:
+  UserError(int exit_code, const std::string& message)
+      : std::runtime_error(message), m_exit_code(exit_code) {}
+  int exit_code() const noexcept { return m_exit_code; }
+
+private:
+  int m_exit_code;
+};
+
+}  // namespace probe

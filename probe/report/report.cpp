@@ -1,0 +1,284 @@
+#include "report/report.hpp"
+
+#include <sys/random.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <set>
+#include <tuple>
+
+#include "core/error.hpp"
+#include "core/exit_codes.hpp"
+#include "core/version.hpp"
+#include "report/atomic_file.hpp"
+
+namespace probe {
+
+using nlohmann::json;
+
+std::string_view to_string(Status status) {
+  switch (status) {
+  case Status::accessible: return "accessible";
+  case Status::blocked: return "blocked";
+  case Status::anomaly: return "anomaly";
+  case Status::down: return "down";
+  case Status::inconclusive: return "inconclusive";
+  }
+  return "inconclusive";
+}
+
+std::string new_run_id() {
+  unsigned char bytes[16];
+  std::size_t filled = 0;
+  while (filled < sizeof bytes) {
+    const ssize_t n = getrandom(bytes + filled, sizeof bytes - filled, 0);
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      throw UserError(exit_code::k_software, "cannot read random bytes for the run id");
+    }
+    filled += static_cast<std::size_t>(n);
+  }
+  static constexpr char k_hex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char byte : bytes) {
+    out += k_hex[byte >> 4];
+    out += k_hex[byte & 0x0F];
+  }
+  return out;
+}
+
+namespace {
+
+template <typename T>
+json optional_json(const std::optional<T>& value) {
+  return value ? json(*value) : json(nullptr);
+}
+
+json failure_json(const std::optional<FailureInfo>& failure) {
+  return failure ? json(failure->str()) : json(nullptr);
+}
+
+// Milliseconds with microsecond resolution: enough for timings, and stable across dumps.
+double round_ms(double ms) { return static_cast<double>(static_cast<long long>(ms * 1000.0 + 0.5)) / 1000.0; }
+
+void add_timing(json& out, const StepTiming& step) {
+  out["failure"] = failure_json(step.failure);
+  out["t0_ms"] = round_ms(step.t0_ms);
+  out["duration_ms"] = round_ms(step.duration_ms);
+}
+
+json query_json(const DnsQuery& query) {
+  json answers = json::array();
+  for (const auto& answer : query.answers) {
+    answers.push_back({{"type", answer.type}, {"value", answer.value}, {"ttl", answer.ttl},
+                       {"bogon", answer.bogon}});
+  }
+  return {
+      {"resolver", query.resolver},
+      {"type", query.type},
+      {"rcode", optional_json(query.rcode)},
+      {"answers", answers},
+      {"cname_chain", query.cname_chain},
+      {"failure", failure_json(query.failure)},
+      {"t0_ms", round_ms(query.t0_ms)},
+      {"duration_ms", round_ms(query.duration_ms)},
+      {"raw_base64", query.raw_base64},
+      {"raw_truncated", query.raw_truncated},
+  };
+}
+
+json tls_json(const TlsObservation& tls) {
+  json out;
+  add_timing(out, tls);
+  json chain = json::array();
+  for (const auto& cert : tls.chain) {
+    chain.push_back({{"subject", cert.subject}, {"issuer", cert.issuer}, {"sha256", cert.sha256}});
+  }
+  out["sni"] = tls.sni;
+  out["decoy_sni"] = tls.decoy_sni;
+  out["version"] = optional_json(tls.version);
+  out["cipher"] = optional_json(tls.cipher);
+  out["alpn"] = optional_json(tls.alpn);
+  out["verified"] = tls.verified;
+  out["verify_error"] = optional_json(tls.verify_error);
+  out["chain"] = chain;
+  out["root"] = optional_json(tls.root);
+  return out;
+}
+
+json http_json(const HttpObservation& http) {
+  json out;
+  add_timing(out, http);
+  json headers = json::array();
+  for (const auto& [name, value] : http.headers) {
+    headers.push_back(json::array({name, value}));
+  }
+  out["status"] = optional_json(http.status);
+  out["headers"] = headers;
+  out["title"] = optional_json(http.title);
+  out["body_length"] = http.body_length;
+  out["body_sha256"] = optional_json(http.body_sha256);
+  out["body_truncated"] = http.body_truncated;
+  out["bytes"] = http.bytes;
+  out["location"] = optional_json(http.location);
+  return out;
+}
+
+json endpoint_json(const EndpointObservation& endpoint) {
+  json out = {
+      {"address", endpoint.address},
+      {"port", endpoint.port},
+      {"family", endpoint.family},
+      {"sources", endpoint.sources},
+      {"not_tested", optional_json(endpoint.not_tested)},
+      {"tcp", nullptr},
+      {"tls", nullptr},
+      {"http", nullptr},
+  };
+  if (endpoint.tcp) {
+    json tcp;
+    add_timing(tcp, *endpoint.tcp);
+    out["tcp"] = tcp;
+  }
+  if (endpoint.tls) {
+    out["tls"] = tls_json(*endpoint.tls);
+  }
+  if (endpoint.http) {
+    out["http"] = http_json(*endpoint.http);
+  }
+  return out;
+}
+
+json verdict_json(const std::optional<Verdict>& verdict) {
+  if (!verdict) {
+    return nullptr;
+  }
+  return {
+      {"status", to_string(verdict->status)},
+      {"method", optional_json(verdict->method)},
+      {"methods", verdict->methods},
+      {"detail", verdict->detail},
+      {"evidence", verdict->evidence},
+  };
+}
+
+json result_json(const TargetResult& result) {
+  const Target& target = result.target;
+  json paths = json::object();
+  for (const auto& [name, observations] : result.paths) {
+    json queries = json::array();
+    for (const auto& query : observations.queries) {
+      queries.push_back(query_json(query));
+    }
+    json endpoints = json::array();
+    for (const auto& endpoint : observations.endpoints) {
+      endpoints.push_back(endpoint_json(endpoint));
+    }
+    paths[name] = {{"queries", queries}, {"endpoints", endpoints}};
+  }
+  const std::string url = target.url();
+  return {
+      {"app", target.app},
+      {"host", target.host},
+      {"port", optional_json(target.port)},
+      {"kind", to_string(target.kind)},
+      {"url", url.empty() ? json(nullptr) : json(url)},
+      {"paths", paths},
+      {"verdict", verdict_json(result.verdict)},
+  };
+}
+
+json apps_json(const std::vector<const TargetResult*>& results) {
+  json apps = json::object();
+  std::map<std::string, std::set<std::string>> methods;
+  for (const TargetResult* result : results) {
+    json& app = apps[result->target.app];
+    if (app.is_null()) {
+      app = {{"targets", 0}, {"unjudged", 0}};
+      for (Status status : k_all_statuses) {
+        app[std::string(to_string(status))] = 0;
+      }
+    }
+    app["targets"] = app["targets"].get<int>() + 1;
+    const std::string key = result->verdict ? std::string(to_string(result->verdict->status)) : "unjudged";
+    app[key] = app[key].get<int>() + 1;
+    auto& seen = methods[result->target.app];
+    if (result->verdict) {
+      seen.insert(result->verdict->methods.begin(), result->verdict->methods.end());
+    }
+  }
+  for (auto& [name, app] : apps.items()) {
+    const auto& seen = methods[name];
+    app["methods"] = std::vector<std::string>(seen.begin(), seen.end());
+  }
+  return apps;
+}
+
+}  // namespace
+
+json to_json(const Report& report) {
+  std::vector<const TargetResult*> results;
+  for (const auto& result : report.results) {
+    results.push_back(&result);
+  }
+  // Results in a stable order, so that two reports of the same lists diff cleanly.
+  std::stable_sort(results.begin(), results.end(), [](const TargetResult* a, const TargetResult* b) {
+    const Target& x = a->target;
+    const Target& y = b->target;
+    return std::tie(x.app, x.host, x.port, x.kind, x.path) < std::tie(y.app, y.host, y.port, y.kind, y.path);
+  });
+  json results_json = json::array();
+  for (const TargetResult* result : results) {
+    results_json.push_back(result_json(*result));
+  }
+
+  json paths = json::array();
+  for (const auto& path : report.paths) {
+    paths.push_back({{"name", path.name}, {"kind", path.kind}, {"health", path.health},
+                     {"egress", optional_json(path.egress)}, {"detail", path.detail}});
+  }
+  json lists = json::array();
+  for (const auto& list : report.target_lists) {
+    // The file name only: a full path could name the local user (/home/alice/...).
+    const std::string file = list.format == "url" ? list.file : std::filesystem::path(list.file).filename().string();
+    lists.push_back({{"file", file}, {"format", list.format},
+                     {"sha256", list.sha256.empty() ? json(nullptr) : json(list.sha256)},
+                     {"reviewed", optional_json(list.reviewed)},
+                     {"targets", list.targets.size()}});
+  }
+  return {
+      {"schema_version", k_schema_version},
+      {"probe_version", k_probe_version},
+      {"run_id", report.run_id},
+      {"started_at", format_rfc3339_utc(report.started_at)},
+      {"finished_at", format_rfc3339_utc(report.finished_at)},
+      {"interrupted", report.interrupted},
+      {"vantage", {{"id", optional_json(report.vantage.id)},
+                   {"asn", optional_json(report.vantage.asn)},
+                   {"cc", optional_json(report.vantage.cc)}}},
+      {"paths", paths},
+      {"options", report.options},
+      {"target_lists", lists},
+      {"apps", apps_json(results)},
+      {"results", results_json},
+  };
+}
+
+std::string serialize(const Report& report) {
+  return to_json(report).dump(2, ' ', false, json::error_handler_t::replace) + "\n";
+}
+
+std::string report_file_name(const Report& report) {
+  return format_compact_utc(report.started_at) + "_" + report.run_id + ".json";
+}
+
+std::filesystem::path write_report(const Report& report, const std::filesystem::path& folder) {
+  ensure_folder(folder);
+  const std::filesystem::path path = folder / report_file_name(report);
+  write_file_atomically(path, serialize(report), 0600);
+  return path;
+}
+
+}  // namespace probe

@@ -1,0 +1,158 @@
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/clock.hpp"
+#include "core/failure.hpp"
+#include "core/target.hpp"
+#include "targets/target_list.hpp"
+
+// The report: plain values that the engine fills and the writer turns into the JSON contract
+// documented in reports/README.md and checked by reports/schema.json. Strings that come from the
+// network may hold any bytes; the writer replaces invalid UTF-8 instead of failing.
+namespace probe {
+
+inline constexpr int k_schema_version = 1;
+
+struct DnsAnswer {
+  std::string type;   // "A", "AAAA", "CNAME"
+  std::string value;  // address or name
+  std::uint32_t ttl = 0;
+  bool bogon = false;  // private, loopback, link-local or reserved address
+};
+
+struct DnsQuery {
+  std::string resolver;  // "system", or "ADDR:PORT"
+  std::string type;      // "A" or "AAAA"
+  std::optional<std::string> rcode;  // "NOERROR", "NXDOMAIN", ...; nullopt when no reply came
+  std::vector<DnsAnswer> answers;
+  std::vector<std::string> cname_chain;
+  std::optional<FailureInfo> failure;
+  double t0_ms = 0;        // start, relative to the run's start
+  double duration_ms = 0;
+  std::string raw_base64;  // the raw reply, capped
+  bool raw_truncated = false;
+};
+
+// What every step records: failure (nullopt = success), when it started and how long it took.
+struct StepTiming {
+  std::optional<FailureInfo> failure;
+  double t0_ms = 0;
+  double duration_ms = 0;
+};
+
+struct TcpObservation : StepTiming {};
+
+struct CertificateInfo {
+  std::string subject;
+  std::string issuer;
+  std::string sha256;
+};
+
+struct TlsObservation : StepTiming {
+  std::string sni;
+  bool decoy_sni = false;  // a handshake with an unrelated SNI, to detect SNI filtering
+  std::optional<std::string> version;
+  std::optional<std::string> cipher;
+  std::optional<std::string> alpn;
+  bool verified = false;
+  std::optional<std::string> verify_error;
+  std::vector<CertificateInfo> chain;
+  std::optional<std::string> root;  // subject of the trust anchor the chain ended at
+};
+
+struct HttpObservation : StepTiming {
+  std::optional<int> status;
+  std::vector<std::pair<std::string, std::string>> headers;  // capped in number and size
+  std::optional<std::string> title;
+  std::uint64_t body_length = 0;
+  std::optional<std::string> body_sha256;
+  bool body_truncated = false;
+  std::uint64_t bytes = 0;
+  std::optional<std::string> location;  // a redirect's target: recorded, never followed
+};
+
+struct EndpointObservation {
+  std::string address;  // IP literal
+  std::uint16_t port = 0;
+  int family = 4;                    // 4 or 6
+  std::vector<std::string> sources;  // names of the paths whose DNS gave this address
+  std::optional<std::string> not_tested;  // why no step was attempted (neither success nor failure)
+  std::optional<TcpObservation> tcp;
+  std::optional<TlsObservation> tls;
+  std::optional<HttpObservation> http;
+};
+
+struct PathObservations {
+  std::vector<DnsQuery> queries;
+  std::vector<EndpointObservation> endpoints;
+};
+
+enum class Status { accessible, blocked, anomaly, down, inconclusive };
+inline constexpr Status k_all_statuses[] = {Status::accessible, Status::blocked, Status::anomaly,
+                                            Status::down, Status::inconclusive};
+std::string_view to_string(Status status);
+
+struct Verdict {
+  Status status = Status::inconclusive;
+  std::optional<std::string> method;  // "dns", "tcp_ip", "tls", "http"
+  std::vector<std::string> methods;   // every layer where blocking was seen
+  std::string detail;
+  std::vector<std::string> evidence;
+};
+
+struct TargetResult {
+  Target target;
+  std::map<std::string, PathObservations> paths;  // keyed by path name: "direct", "control", ...
+  std::optional<Verdict> verdict;  // nullopt until the verdict stage has judged the target
+};
+
+struct PathInfo {
+  std::string name;    // "direct", "control", "control-2", ...
+  std::string kind;    // "direct", "socks5", "socks5h", "http_proxy", "interface"
+  std::string health;  // "healthy", "unhealthy", "unchecked"
+  std::optional<std::string> egress;  // interface the path leaves by
+  std::string detail;  // never credentials
+};
+
+struct Vantage {
+  std::optional<std::string> id;   // user-chosen label
+  std::optional<std::string> asn;  // "AS64500"
+  std::optional<std::string> cc;   // ISO 3166-1 alpha-2
+};
+
+struct Report {
+  std::string run_id;  // 32 lowercase hex characters
+  SystemTime started_at;
+  SystemTime finished_at;
+  bool interrupted = false;
+  Vantage vantage;
+  std::vector<PathInfo> paths;
+  nlohmann::json options = nlohmann::json::object();
+  std::vector<TargetList> target_lists;
+  std::vector<TargetResult> results;
+};
+
+// A fresh random run id (32 hex characters from the kernel's random source).
+std::string new_run_id();
+
+nlohmann::json to_json(const Report& report);
+
+// The report as text: sorted keys, two-space indent, invalid UTF-8 replaced by U+FFFD.
+std::string serialize(const Report& report);
+
+// "<UTC yyyymmddThhmmssZ>_<run_id>.json", so names sort by start time.
+std::string report_file_name(const Report& report);
+
+// Writes the report atomically (mode 0600) into `folder`, creating it when missing; returns the
+// path written. Throws UserError 73/74 (see write_file_atomically).
+std::filesystem::path write_report(const Report& report, const std::filesystem::path& folder);
+
+}  // namespace probe
