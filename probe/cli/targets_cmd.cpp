@@ -62,6 +62,10 @@ int list_targets(const ListOptions& options) {
     selection.paths.push_back(default_targets_path());
   }
   const LoadedTargets loaded = load_targets(selection);
+  for (const TargetList& list : loaded.lists) {
+    spdlog::info("{}: {} targets, reviewed {}", list.file, list.targets.size(),
+                 list.reviewed.value_or("(no date)"));
+  }
   if (options.json) {
     nlohmann::json out = nlohmann::json::array();
     for (const Target& target : loaded.targets) {
@@ -84,10 +88,6 @@ int list_targets(const ListOptions& options) {
     std::cout << fmt::format("{:<10} {:<5} {:<{}} {:>5}  {}\n", target.app, to_string(target.kind),
                              target.host, host_width, target.port ? std::to_string(*target.port) : "-",
                              purpose);
-  }
-  for (const TargetList& list : loaded.lists) {
-    spdlog::info("{}: {} targets, reviewed {}", list.file, list.targets.size(),
-                 list.reviewed.value_or("(no date)"));
   }
   return exit_code::k_ok;
 }

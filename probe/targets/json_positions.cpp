@@ -87,6 +87,10 @@ bool is_number_char(char c) {
   return (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E';
 }
 
+bool is_word_char(char c) {
+  return is_number_char(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
 }  // namespace
 
 // Builds the DOM and records where each value and key starts.
@@ -131,7 +135,16 @@ public:
     std::string what = error.what();
     const auto at = what.find("syntax error");
     std::string problem = at == std::string::npos ? what : what.substr(at);
-    const std::size_t offset = *m_consumed == 0 ? 0 : *m_consumed - 1;
+    // Point at the start of the offending token rather than the byte that gave up: a string
+    // the lexer read whole, or the word or number that the failing byte ended.
+    std::size_t offset = *m_consumed == 0 ? 0 : *m_consumed - 1;
+    if (*m_consumed > 0 && m_text[offset] == '"') {
+      offset = string_start();
+    } else {
+      while (offset > 0 && is_word_char(m_text[offset - 1])) {
+        --offset;
+      }
+    }
     return fail(offset, problem);
   }
 

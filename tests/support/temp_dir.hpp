@@ -1,0 +1,27 @@
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+namespace probe::test {
+
+// A fresh folder under $TMPDIR, removed with everything in it when the owner goes away.
+class TempDir {
+public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  const std::filesystem::path& path() const { return m_path; }
+  // Writes `content` to `name` inside the folder and returns the file's path.
+  std::filesystem::path write(const std::string& name, std::string_view content) const;
+
+private:
+  std::filesystem::path m_path;
+};
+
+std::string read_file(const std::filesystem::path& path);
+
+}  // namespace probe::test
