@@ -247,3 +247,14 @@ TEST_CASE("base64 encoding", "[report]") {
   CHECK(base64_encode(std::string("\xff\x00\x10", 3)) == "/wAQ");
   CHECK(sha256_hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
+
+TEST_CASE("the example in reports/README.md follows the schema", "[report][schema]") {
+  const std::string readme = read_file(std::string(PROBE_SOURCE_DIR) + "/reports/README.md");
+  const auto start = readme.find("```json\n");
+  REQUIRE(start != std::string::npos);
+  const auto end = readme.find("```", start + 8);
+  REQUIRE(end != std::string::npos);
+  TempDir dir;
+  const auto example = dir.write("example.json", readme.substr(start + 8, end - start - 8));
+  CHECK(validates({example.string()}));
+}
