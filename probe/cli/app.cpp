@@ -44,6 +44,8 @@ void add_version_command(CLI::App& app, std::vector<Command>& commands) {
 }  // namespace
 
 int run_cli(int argc, char** argv) {
+  ares_library_init(ARES_LIB_INIT_ALL);
+  curl_global_init(CURL_GLOBAL_DEFAULT);
   CLI::App app{
       "probe: measures whether apps (Signal, Facebook/Messenger, Twitter/X, Clubhouse) are blocked\n"
       "on this network, and how, by comparing the direct path with control paths.\n"
@@ -62,6 +64,7 @@ int run_cli(int argc, char** argv) {
   app.add_flag("-q,--quiet", quiet, "Only warnings and errors on stderr (repeat for errors only)");
 
   std::vector<Command> commands;
+  add_run_command(app, commands);
   add_targets_commands(app, commands);
   add_version_command(app, commands);
 

@@ -17,6 +17,13 @@ struct Command {
 };
 
 void add_targets_commands(CLI::App& app, std::vector<Command>& commands);
+void add_run_command(CLI::App& app, std::vector<Command>& commands);
+
+struct TargetSelection;
+// --targets, --url and --app, shared by every subcommand that reads targets.
+void add_selection_options(CLI::App& command, TargetSelection& selection);
+// The selection, with the default target folder when none was given.
+TargetSelection with_default_targets(TargetSelection selection);
 
 // The default --targets: ./targets when it exists, else the lists installed beside the binary.
 std::string default_targets_path();

@@ -33,6 +33,22 @@ std::string default_targets_path() {
   return "targets";
 }
 
+void add_selection_options(CLI::App& command, TargetSelection& selection) {
+  command.add_option("--targets", selection.paths,
+                     "Target list file (.json, Citizen Lab .csv) or folder of them; repeatable "
+                     "(default: targets/)");
+  command.add_option("--url", selection.urls,
+                     "Add an ad hoc target, e.g. https://example.org/ (app 'adhoc'); repeatable");
+  command.add_option("--app", selection.apps, "Only targets of this app; repeatable");
+}
+
+TargetSelection with_default_targets(TargetSelection selection) {
+  if (selection.paths.empty() && selection.urls.empty()) {
+    selection.paths.push_back(default_targets_path());
+  }
+  return selection;
+}
+
 namespace {
 
 struct ListOptions {
@@ -57,11 +73,7 @@ nlohmann::json target_json(const Target& target) {
 }
 
 int list_targets(const ListOptions& options) {
-  TargetSelection selection = options.selection;
-  if (selection.paths.empty() && selection.urls.empty()) {
-    selection.paths.push_back(default_targets_path());
-  }
-  const LoadedTargets loaded = load_targets(selection);
+  const LoadedTargets loaded = load_targets(with_default_targets(options.selection));
   for (const TargetList& list : loaded.lists) {
     spdlog::info("{}: {} targets, reviewed {}", list.file, list.targets.size(),
                  list.reviewed.value_or("(no date)"));
@@ -117,12 +129,7 @@ void add_targets_commands(CLI::App& app, std::vector<Command>& commands) {
 
   auto list_options = std::make_shared<ListOptions>();
   CLI::App* list = targets->add_subcommand("list", "Print the targets that a run would measure");
-  list->add_option("--targets", list_options->selection.paths,
-                   "Target list file (.json, Citizen Lab .csv) or folder of them; repeatable "
-                   "(default: targets/)");
-  list->add_option("--url", list_options->selection.urls,
-                   "Add an ad hoc target, e.g. https://example.org/ (app 'adhoc'); repeatable");
-  list->add_option("--app", list_options->selection.apps, "Only targets of this app; repeatable");
+  add_selection_options(*list, list_options->selection);
   list->add_flag("--json", list_options->json, "Print JSON instead of a table");
   commands.push_back({list, [list_options]() { return list_targets(*list_options); }});
 

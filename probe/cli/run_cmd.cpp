@@ -1,0 +1,188 @@
+#include <ares.h>
+
+#include <algorithm>
+#include <chrono>
+#include <iostream>
+#include <memory>
+
+#include <spdlog/spdlog.h>
+
+#include "cli/commands.hpp"
+#include "core/error.hpp"
+#include "core/exit_codes.hpp"
+#include "engine/engine.hpp"
+#include "report/atomic_file.hpp"
+#include "report/report.hpp"
+#include "targets/loader.hpp"
+
+namespace probe {
+
+namespace {
+
+struct RunOptions {
+  TargetSelection selection;
+  std::string out = "reports";
+  double timeout_s = 5.0;
+  int tries = 2;
+  std::size_t concurrency = 256;
+  std::vector<std::string> resolvers;
+  std::string resolv_conf;
+  bool no_system_resolver = false;
+  std::vector<std::string> allow_bogon;
+  std::string vantage_id;
+  std::string asn;
+  std::string cc;
+};
+
+std::optional<std::string> non_empty(const std::string& text) {
+  return text.empty() ? std::nullopt : std::optional<std::string>(text);
+}
+
+// Reads resolv.conf the way c-ares does, from `path` when given.
+std::vector<ResolverSpec> system_resolvers_from(const std::string& path) {
+  if (path.empty()) {
+    return system_resolvers();
+  }
+  ares_channel channel = nullptr;
+  ares_options options{};
+  options.resolvconf_path = const_cast<char*>(path.c_str());
+  std::vector<ResolverSpec> out;
+  if (ares_init_options(&channel, &options, ARES_OPT_RESOLVCONF) != ARES_SUCCESS) {
+    throw UserError(exit_code::k_no_input, path + ": cannot read resolver configuration");
+  }
+  ares_addr_port_node* servers = nullptr;
+  if (ares_get_servers_ports(channel, &servers) == ARES_SUCCESS) {
+    for (ares_addr_port_node* node = servers; node != nullptr; node = node->next) {
+      char text[64] = {};
+      ares_inet_ntop(node->family, &node->addr, text, sizeof text);
+      ResolverSpec spec;
+      spec.address = text;
+      spec.port = static_cast<std::uint16_t>(node->udp_port == 0 ? 53 : node->udp_port);
+      spec.system = true;
+      out.push_back(spec);
+    }
+    ares_free_data(servers);
+  }
+  ares_destroy(channel);
+  return out;
+}
+
+int run(const RunOptions& options) {
+  const auto started_at = std::chrono::system_clock::now();
+  const MonoTime run_start = EventLoop::now();
+
+  RunSettings settings;
+  settings.timeout_ms = static_cast<int>(options.timeout_s * 1000.0);
+  settings.tries = options.tries;
+  settings.concurrency = options.concurrency;
+  for (const std::string& text : options.allow_bogon) {
+    std::string problem;
+    const auto cidr = parse_cidr(text, &problem);
+    if (!cidr) {
+      throw UserError(exit_code::k_usage, "--allow-bogon '" + text + "': " + problem);
+    }
+    settings.allow_bogon.push_back(*cidr);
+  }
+  if (!options.no_system_resolver) {
+    settings.resolvers = system_resolvers_from(options.resolv_conf);
+  }
+  for (const std::string& text : options.resolvers) {
+    std::string problem;
+    const auto spec = parse_resolver(text, &problem);
+    if (!spec) {
+      throw UserError(exit_code::k_usage, "--resolver '" + text + "': " + problem);
+    }
+    settings.resolvers.push_back(*spec);
+  }
+  if (settings.resolvers.empty()) {
+    throw UserError(exit_code::k_usage, "no resolver to ask: give --resolver, or allow the system resolver");
+  }
+  const LoadedTargets loaded = load_targets(with_default_targets(options.selection));
+  // Fail on an unusable output folder before measuring, not after.
+  ensure_folder(options.out);
+
+  spdlog::info("measuring {} targets with {} resolvers", loaded.targets.size(), settings.resolvers.size());
+  Report report;
+  report.run_id = new_run_id();
+  report.started_at = started_at;
+  report.vantage = Vantage{non_empty(options.vantage_id), non_empty(options.asn), non_empty(options.cc)};
+  report.paths = {PathInfo{"direct", "direct", "unchecked", std::nullopt, ""}};
+  report.target_lists = loaded.lists;
+  nlohmann::json resolver_labels = nlohmann::json::array();
+  for (const auto& spec : settings.resolvers) {
+    resolver_labels.push_back(spec.label());
+  }
+  report.options = {{"timeout_ms", settings.timeout_ms},
+                    {"tries", settings.tries},
+                    {"concurrency", settings.concurrency},
+                    {"resolvers", resolver_labels},
+                    {"allow_bogon", options.allow_bogon},
+                    {"apps", options.selection.apps}};
+  report.results = measure(loaded.targets, settings, run_start);
+  report.finished_at = std::chrono::system_clock::now();
+
+  const auto path = write_report(report, options.out);
+  std::size_t queries = 0;
+  std::size_t failed = 0;
+  for (const auto& result : report.results) {
+    for (const auto& [name, observations] : result.paths) {
+      for (const auto& query : observations.queries) {
+        ++queries;
+        failed += query.failure ? 1 : 0;
+      }
+    }
+  }
+  const double seconds = std::chrono::duration<double>(EventLoop::now() - run_start).count();
+  spdlog::info("{} targets, {} DNS queries ({} failed) in {:.1f} s", report.results.size(), queries, failed, seconds);
+  std::cout << path.string() << "\n";
+  return exit_code::k_ok;
+}
+
+}  // namespace
+
+void add_run_command(CLI::App& app, std::vector<Command>& commands) {
+  auto options = std::make_shared<RunOptions>();
+  CLI::App* run_app = app.add_subcommand(
+      "run", "Measure the targets and write a JSON report (exit 0 whatever it finds)");
+  add_selection_options(*run_app, options->selection);
+  run_app->add_option("--out", options->out, "Folder for the report (created if missing)")
+      ->capture_default_str();
+  run_app->add_option("--timeout", options->timeout_s, "Seconds to wait for each step (per try)")
+      ->check(CLI::Range(0.05, 300.0))
+      ->capture_default_str();
+  run_app->add_option("--tries", options->tries, "DNS tries per resolver")
+      ->check(CLI::Range(1, 10))
+      ->capture_default_str();
+  run_app->add_option("--concurrency", options->concurrency, "Operations in flight at once")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  run_app->add_option("--resolver", options->resolvers,
+                      "Also ask this DNS server, ADDR[:PORT] or [V6]:PORT; repeatable");
+  run_app->add_option("--resolv-conf", options->resolv_conf,
+                      "Read the system resolvers from this file instead of /etc/resolv.conf");
+  run_app->add_flag("--no-system-resolver", options->no_system_resolver,
+                    "Ask only the --resolver servers (labs and tests)");
+  run_app->add_option("--allow-bogon", options->allow_bogon,
+                      "Do not treat answers in this CIDR as bogons (labs); repeatable");
+  run_app->add_option("--vantage", options->vantage_id, "A label for this vantage point, written in the report");
+  run_app->add_option("--asn", options->asn, "The network's AS number, e.g. AS64500")
+      ->check(CLI::Validator(
+          [](std::string& value) {
+            const bool ok = value.size() > 2 && value.size() <= 12 && value.rfind("AS", 0) == 0 &&
+                            std::all_of(value.begin() + 2, value.end(), [](char c) { return c >= '0' && c <= '9'; });
+            return ok ? std::string() : std::string("expected AS followed by digits");
+          },
+          "ASN"));
+  run_app->add_option("--cc", options->cc, "The country code, ISO 3166-1 alpha-2, e.g. ZZ")
+      ->check(CLI::Validator(
+          [](std::string& value) {
+            const bool ok = value.size() == 2 && std::all_of(value.begin(), value.end(), [](char c) {
+                              return c >= 'A' && c <= 'Z';
+                            });
+            return ok ? std::string() : std::string("expected two capital letters");
+          },
+          "CC"));
+  commands.push_back({run_app, [options]() { return run(*options); }});
+}
+
+}  // namespace probe

@@ -1,0 +1,68 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "dns/bogon.hpp"
+#include "net/event_loop.hpp"
+#include "report/report.hpp"
+
+namespace probe {
+
+// One DNS server to ask. Each gets its own c-ares channel, so every answer's source is known.
+struct ResolverSpec {
+  std::string address;  // IP literal
+  std::uint16_t port = 53;
+  bool system = false;  // listed in resolv.conf, as opposed to given with --resolver
+
+  // "system:192.0.2.53:53" or "192.0.2.53:53" ("[2001:db8::53]:53" for IPv6).
+  std::string label() const;
+};
+
+// Parses --resolver "ADDR", "ADDR:PORT", "[V6ADDR]:PORT" or a bare IPv6 address.
+std::optional<ResolverSpec> parse_resolver(std::string_view text, std::string* problem);
+
+// The name servers in resolv.conf (as c-ares reads it), one spec each, in file order.
+std::vector<ResolverSpec> system_resolvers();
+
+struct DnsSettings {
+  int timeout_ms = 5000;  // per try; c-ares doubles it on later tries
+  int tries = 2;
+  std::size_t raw_cap = 4096;  // raw replies longer than this are stored cut, and say so
+};
+
+// Sends A/AAAA queries to one server through c-ares, driven by the run's event loop, and turns
+// each reply (or its absence) into a DnsQuery observation with a failure string.
+class DnsResolver {
+public:
+  using Callback = std::function<void(DnsQuery)>;
+
+  DnsResolver(EventLoop& loop, ResolverSpec spec, const DnsSettings& settings, const BogonTable& bogons,
+              MonoTime run_start);
+  ~DnsResolver();
+  DnsResolver(const DnsResolver&) = delete;
+  DnsResolver& operator=(const DnsResolver&) = delete;
+
+  // `type` is k_type_a or k_type_aaaa. The callback runs exactly once, from the event loop (or
+  // from the destructor, with failure "interrupted", if the resolver goes away first).
+  void query(const std::string& name, std::uint16_t type, Callback callback);
+
+  const ResolverSpec& spec() const { return m_spec; }
+
+private:
+  struct Impl;
+  std::unique_ptr<Impl> m_impl;
+  ResolverSpec m_spec;
+};
+
+// Turns a reply into an observation: answers, CNAME chain, bogon flags and the failure string
+// (NXDOMAIN, SERVFAIL, REFUSED, no answer, bogon). Pure; exposed for tests.
+void fill_from_reply(DnsQuery& query, std::string_view packet, std::uint16_t type, const BogonTable& bogons,
+                     std::size_t raw_cap);
+
+}  // namespace probe
