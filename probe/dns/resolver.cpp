@@ -215,14 +215,21 @@ struct DnsResolver::Impl {
   }
 
   // Socket functions that remember errno, so "no reply" can say why (refused, unreachable).
+  // With its own socket functions set, c-ares 1.18 skips its socket set-up (non-blocking mode,
+  // close-on-exec, ares_set_local_dev): whatever a socket needs is done here.
   static ares_socket_t sock_open(int domain, int type, int protocol, void* data) {
-    const int fd = ::socket(domain, type | SOCK_CLOEXEC, protocol);
+    const int fd = ::socket(domain, type | SOCK_CLOEXEC | SOCK_NONBLOCK, protocol);
     if (fd < 0) {
       static_cast<Impl*>(data)->last_errno = errno;
     }
     return fd;
   }
   static int sock_close(ares_socket_t fd, void*) { return ::close(fd); }
+  static bool is_datagram(int fd) {
+    int type = 0;
+    socklen_t length = sizeof type;
+    return ::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &length) == 0 && type == SOCK_DGRAM;
+  }
   static int sock_connect(ares_socket_t fd, const sockaddr* address, ares_socklen_t length, void* data) {
     const int rc = ::connect(fd, address, length);
     if (rc != 0 && errno != EINPROGRESS) {
@@ -239,7 +246,15 @@ struct DnsResolver::Impl {
     return rc;
   }
   static ares_ssize_t sock_sendv(ares_socket_t fd, const iovec* vector, int count, void* data) {
-    const ssize_t rc = ::writev(fd, vector, count);
+    ssize_t rc = ::writev(fd, vector, count);
+    if (rc < 0 && errno == ECONNREFUSED && is_datagram(fd)) {
+      // On a connected UDP socket this is the ICMP error of an earlier datagram, reported (and
+      // cleared) by this call. Handing it to c-ares would fail this query at once and leave the
+      // earlier one to time out; sending again lets the error surface on the read side, where
+      // c-ares fails every query to the server alike.
+      static_cast<Impl*>(data)->last_errno = errno;
+      rc = ::writev(fd, vector, count);
+    }
     if (rc < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
       static_cast<Impl*>(data)->last_errno = errno;
     }

@@ -1,0 +1,221 @@
+#include <catch2/catch.hpp>
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "support/mock_dns.hpp"
+#include "support/run_command.hpp"
+#include "support/temp_dir.hpp"
+
+extern char** environ;
+
+using nlohmann::json;
+using probe::test::MockDns;
+using probe::test::read_file;
+using probe::test::run_command;
+using probe::test::run_probe;
+using probe::test::TempDir;
+
+namespace {
+
+const std::string k_schema = std::string(PROBE_SOURCE_DIR) + "/reports/schema.json";
+const std::string k_validator = std::string(PROBE_SOURCE_DIR) + "/tests/schema/validate.py";
+
+std::string dns_list(const std::vector<std::string>& hosts) {
+  json targets = json::array();
+  for (const auto& host : hosts) {
+    targets.push_back({{"host", host}, {"kind", "dns"}, {"purpose", "test"}, {"sources", {"test"}}});
+  }
+  return json{{"app", "test"}, {"reviewed", "2026-11-28"}, {"targets", targets}}.dump();
+}
+
+std::filesystem::path only_report(const std::filesystem::path& folder) {
+  std::vector<std::filesystem::path> found;
+  for (const auto& entry : std::filesystem::directory_iterator(folder)) {
+    found.push_back(entry.path());
+  }
+  REQUIRE(found.size() == 1);
+  return found[0];
+}
+
+bool validates(const std::filesystem::path& report) {
+  const auto result = run_command({"/usr/bin/python3", k_validator, k_schema, report.string()});
+  INFO(result.out << result.err);
+  return result.exit_code == 0;
+}
+
+std::size_t threads_of(pid_t pid) {
+  std::size_t count = 0;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+    (void)entry;
+    ++count;
+  }
+  return count;
+}
+
+}  // namespace
+
+TEST_CASE("probe run writes a valid report of DNS observations", "[run]") {
+  MockDns server;
+  TempDir dir;
+  const auto list = dir.write("test.json", dns_list({"plain.test", "nxdomain.test", "servfail.test"}));
+  const auto out = dir.path() / "reports";
+  const auto result = run_probe({"run", "--targets", list.string(), "--out", out.string(), "--no-system-resolver",
+                                 "--resolver", server.address(), "--timeout", "1", "--tries", "1",
+                                 "--allow-bogon", "192.0.2.0/24", "--allow-bogon", "2001:db8::/32",
+                                 "--vantage", "lab", "--cc", "ZZ"});
+  INFO(result.err);
+  REQUIRE(result.exit_code == 0);
+  const auto report_path = only_report(out);
+  CHECK(result.out == report_path.string() + "\n");
+  CHECK(validates(report_path));
+  const json report = json::parse(read_file(report_path));
+  CHECK(report["vantage"]["id"] == "lab");
+  CHECK(report["options"]["resolvers"] == json({server.address()}));
+  CHECK(report["options"]["allow_bogon"] == json({"192.0.2.0/24", "2001:db8::/32"}));
+  REQUIRE(report["results"].size() == 3);
+  std::map<std::string, std::string> failures;
+  for (const auto& target : report["results"]) {
+    CHECK(target["verdict"] == nullptr);  // verdicts come later: observations only
+    for (const auto& query : target["paths"]["direct"]["queries"]) {
+      failures[target["host"].get<std::string>() + " " + query["type"].get<std::string>()] =
+          query["failure"].is_null() ? "none" : query["failure"].get<std::string>();
+    }
+  }
+  CHECK(failures == std::map<std::string, std::string>{{"nxdomain.test A", "dns_nxdomain_error"},
+                                                       {"nxdomain.test AAAA", "dns_nxdomain_error"},
+                                                       {"plain.test A", "none"},
+                                                       {"plain.test AAAA", "none"},
+                                                       {"servfail.test A", "dns_servfail_error"},
+                                                       {"servfail.test AAAA", "dns_servfail_error"}});
+  CHECK(report["apps"]["test"]["unjudged"] == 3);
+}
+
+TEST_CASE("system resolvers come from resolv.conf, labelled as such", "[run]") {
+  if (geteuid() != 0) {
+    WARN("skipped: resolv.conf has no port, and port 53 needs root");
+    return;
+  }
+  // resolv.conf cannot name a port: serve on port 53 of a loopback address of our own.
+  const std::string ip = "127.53." + std::to_string(getpid() % 250 + 1) + ".1";
+  MockDns server(ip, 53);
+  TempDir dir;
+  const auto list = dir.write("test.json", dns_list({"plain.test"}));
+  const auto conf = dir.write("resolv.conf", "nameserver " + ip + "\n");
+  const auto out = dir.path() / "reports";
+  const auto result = run_probe({"run", "--targets", list.string(), "--out", out.string(), "--resolv-conf",
+                                 conf.string(), "--timeout", "1", "--allow-bogon", "192.0.2.0/24"});
+  REQUIRE(result.exit_code == 0);
+  const json report = json::parse(read_file(only_report(out)));
+  const auto& query = report["results"][0]["paths"]["direct"]["queries"][0];
+  CHECK(query["resolver"] == "system:" + server.address());
+  CHECK(query["failure"] == nullptr);
+}
+
+TEST_CASE("500 names against a silent server finish in one timeout, on one thread", "[run][concurrency]") {
+  MockDns server;
+  TempDir dir;
+  std::vector<std::string> hosts;
+  for (int i = 0; i < 500; ++i) {
+    hosts.push_back("silent.n" + std::to_string(i) + ".test");
+  }
+  const auto list = dir.write("test.json", dns_list(hosts));
+  const std::string out = (dir.path() / "reports").string();
+  const std::vector<std::string> args = {PROBE_BINARY, "run", "--targets", list.string(), "--out", out,
+                                         "--no-system-resolver", "--resolver", server.address(), "--timeout", "2",
+                                         "--tries", "1", "--concurrency", "1000", "-q"};
+  std::vector<char*> argv;
+  for (const auto& arg : args) {
+    argv.push_back(const_cast<char*>(arg.c_str()));
+  }
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+  const auto start = std::chrono::steady_clock::now();
+  pid_t pid = 0;
+  REQUIRE(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ) == 0);
+  posix_spawn_file_actions_destroy(&actions);
+  // Sample the child's threads while it runs: c-ares and the loop must not add any.
+  std::size_t first = 0;
+  std::size_t most = 0;
+  int status = 0;
+  while (waitpid(pid, &status, WNOHANG) == 0) {
+    const std::size_t now = threads_of(pid);
+    if (first == 0) {
+      first = now;
+    }
+    most = std::max(most, now);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  CHECK(seconds < 2.0 * 1 + 1.0);  // timeout x tries + 1 s
+  CHECK(first == 1);
+  CHECK(most == first);
+  const json report = json::parse(read_file(only_report(out)));
+  REQUIRE(report["results"].size() == 500);
+  for (const auto& target : report["results"]) {
+    for (const auto& query : target["paths"]["direct"]["queries"]) {
+      CHECK(query["failure"] == "generic_timeout_error");
+    }
+  }
+}
+
+TEST_CASE("probe run with no network at all completes with every query failed", "[run][netns]") {
+  if (geteuid() != 0) {
+    WARN("skipped: unshare -n needs root");
+    return;
+  }
+  TempDir dir;
+  const auto out = dir.path() / "reports";
+  // The shipped targets and the system's resolv.conf, in a network namespace with no interface up:
+  // nothing can be sent anywhere.
+  const auto result = run_command({"unshare", "-n", PROBE_BINARY, "run", "--targets",
+                                   std::string(PROBE_SOURCE_DIR) + "/targets", "--out", out.string(),
+                                   "--timeout", "1", "--tries", "1", "--resolver", "192.0.2.53"});
+  INFO(result.err);
+  REQUIRE(result.exit_code == 0);
+  const auto report_path = only_report(out);
+  CHECK(validates(report_path));
+  const json report = json::parse(read_file(report_path));
+  REQUIRE(report["results"].size() >= 30);
+  std::size_t queries = 0;
+  for (const auto& target : report["results"]) {
+    for (const auto& query : target["paths"]["direct"]["queries"]) {
+      ++queries;
+      CHECK(query["failure"].is_string());
+      CHECK(query["answers"].empty());
+    }
+  }
+  CHECK(queries >= 2 * report["results"].size());
+}
+
+TEST_CASE("run refuses bad options with exit 64 and an unusable output folder with 73", "[run]") {
+  TempDir dir;
+  const auto file = dir.write("plain", "x");
+  auto result = run_probe({"run", "--resolver", "dns.example", "--no-system-resolver"});
+  CHECK(result.exit_code == 64);
+  CHECK(result.err == "probe: error: --resolver 'dns.example': 'dns.example' is not an IP address (resolvers are given by address)\n");
+  result = run_probe({"run", "--allow-bogon", "10.0.0.0/40"});
+  CHECK(result.exit_code == 64);
+  result = run_probe({"run", "--timeout", "0"});
+  CHECK(result.exit_code == 64);
+  result = run_probe({"run", "--cc", "zz"});
+  CHECK(result.exit_code == 64);
+  result = run_probe({"run", "--no-system-resolver"});
+  CHECK(result.exit_code == 64);
+  result = run_probe({"run", "--out", (file / "sub").string(), "--resolver", "127.0.0.1:9", "--url",
+                      "https://plain.test/", "--no-system-resolver"});
+  CHECK(result.exit_code == 73);
+}
