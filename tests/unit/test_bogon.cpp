@@ -19,7 +19,7 @@ TEST_CASE("special-purpose addresses are bogons", "[bogon]") {
   }
 }
 
-TEST_CASE("--allow-bogon ranges exempt addresses", "[bogon]") {
+TEST_CASE("allowed ranges (--allow-bogon) exempt addresses", "[bogon]") {
   std::string problem;
   const auto lab = parse_cidr("10.77.0.0/16", &problem);
   const auto v6 = parse_cidr("fd00:77::/32", &problem);

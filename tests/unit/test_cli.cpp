@@ -38,7 +38,7 @@ TEST_CASE("unknown flags and missing subcommands exit 64 with a one-line hint", 
   CHECK(result.err.find("files is required") != std::string::npos);
 }
 
-TEST_CASE("--help explains the subcommands and exits 0", "[cli]") {
+TEST_CASE("help (--help) explains the subcommands and exits 0", "[cli]") {
   auto result = run_probe({"--help"});
   CHECK(result.exit_code == 0);
   CHECK(result.out.find("targets") != std::string::npos);
