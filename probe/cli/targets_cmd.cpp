@@ -62,7 +62,8 @@ nlohmann::json target_json(const Target& target) {
       {"kind", to_string(target.kind)},
       {"port", target.port ? nlohmann::json(*target.port) : nlohmann::json(nullptr)},
       {"url", target.url()},       {"any_response", target.any_response},
-      {"ca_files", target.ca_files}, {"purpose", target.purpose},
+      {"ca_files", target.ca_files}, {"bogon_expected", target.bogon_expected},
+      {"purpose", target.purpose},
       {"sources", target.sources}, {"uncertain", target.uncertain},
       {"file", target.origin.file}, {"line", target.origin.line},
   };

@@ -41,6 +41,7 @@ struct Target {
   Kind kind = Kind::https;
   std::string path = "/";            // http/https only
   bool any_response = false;         // http/https: any HTTP response means reachable
+  bool bogon_expected = false;       // the name normally resolves to a special-purpose address
   std::vector<std::string> ca_files; // extra trust anchors, absolute or relative to the cwd
   std::string purpose;
   std::vector<std::string> sources;

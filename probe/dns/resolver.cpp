@@ -110,7 +110,7 @@ FailureInfo failure_from_errno(int error, int ares_status) {
 }  // namespace
 
 void fill_from_reply(DnsQuery& query, std::string_view packet, std::uint16_t type, const BogonTable& bogons,
-                     std::size_t raw_cap) {
+                     std::size_t raw_cap, bool bogon_expected) {
   query.raw_truncated = packet.size() > raw_cap;
   query.raw_base64 = base64_encode(packet.substr(0, raw_cap));
   std::string problem;
@@ -145,7 +145,7 @@ void fill_from_reply(DnsQuery& query, std::string_view packet, std::uint16_t typ
   case 5: query.failure = FailureInfo{Failure::dns_refused_error, ""}; return;
   default: query.failure = FailureInfo{Failure::unknown_failure, "DNS rcode " + rcode_name(reply->rcode)}; return;
   }
-  if (any_bogon) {
+  if (any_bogon && !bogon_expected) {
     query.failure = FailureInfo{Failure::dns_bogon_error, ""};
   } else if (addresses == 0) {
     query.failure = FailureInfo{Failure::dns_no_answer, ""};
@@ -167,6 +167,7 @@ struct DnsResolver::Impl {
     Impl* impl;
     DnsQuery query;
     std::uint16_t type;
+    bool bogon_expected;
     MonoTime started;
     Callback callback;
   };
@@ -302,7 +303,7 @@ struct DnsResolver::Impl {
     if (status == ARES_SUCCESS && answer != nullptr && length > 0) {
       fill_from_reply(query,
                       std::string_view(reinterpret_cast<const char*>(answer), static_cast<std::size_t>(length)),
-                      pending->type, self->bogons, self->settings.raw_cap);
+                      pending->type, self->bogons, self->settings.raw_cap, pending->bogon_expected);
     } else if (status == ARES_ETIMEOUT) {
       query.failure = FailureInfo{Failure::generic_timeout_error, ""};
     } else if (status == ARES_ECANCELLED || status == ARES_EDESTRUCTION) {
@@ -332,10 +333,11 @@ DnsResolver::~DnsResolver() {
   ares_destroy(channel);
 }
 
-void DnsResolver::query(const std::string& name, std::uint16_t type, Callback callback) {
+void DnsResolver::query(const std::string& name, std::uint16_t type, bool bogon_expected, Callback callback) {
   auto pending = std::make_unique<Impl::Pending>();
   pending->impl = m_impl.get();
   pending->type = type;
+  pending->bogon_expected = bogon_expected;
   pending->started = EventLoop::now();
   pending->callback = std::move(callback);
   pending->query.resolver = m_spec.label();

@@ -48,9 +48,11 @@ public:
   DnsResolver(const DnsResolver&) = delete;
   DnsResolver& operator=(const DnsResolver&) = delete;
 
-  // `type` is k_type_a or k_type_aaaa. The callback runs exactly once, from the event loop (or
-  // from the destructor, with failure "interrupted", if the resolver goes away first).
-  void query(const std::string& name, std::uint16_t type, Callback callback);
+  // `type` is k_type_a or k_type_aaaa. `bogon_expected`: the name's normal answer is a
+  // special-purpose address (answers are still flagged, but that is not a failure). The callback
+  // runs exactly once, from the event loop (or from the destructor, with failure "interrupted",
+  // if the resolver goes away first).
+  void query(const std::string& name, std::uint16_t type, bool bogon_expected, Callback callback);
 
   const ResolverSpec& spec() const { return m_spec; }
 
@@ -61,8 +63,8 @@ private:
 };
 
 // Turns a reply into an observation: answers, CNAME chain, bogon flags and the failure string
-// (NXDOMAIN, SERVFAIL, REFUSED, no answer, bogon). Pure; exposed for tests.
+// (NXDOMAIN, SERVFAIL, REFUSED, no answer, bogon unless expected). Pure; exposed for tests.
 void fill_from_reply(DnsQuery& query, std::string_view packet, std::uint16_t type, const BogonTable& bogons,
-                     std::size_t raw_cap);
+                     std::size_t raw_cap, bool bogon_expected = false);
 
 }  // namespace probe

@@ -71,8 +71,8 @@ std::vector<TargetResult> measure(const std::vector<Target>& targets, const RunS
     for (const auto& resolver : resolvers) {
       for (const std::uint16_t type : {k_type_a, k_type_aaaa}) {
         DnsResolver* channel = resolver.get();
-        scheduler.add([&results, i, channel, type, host = target.host](std::function<void()> done) {
-          channel->query(host, type, [&results, i, done](DnsQuery query) {
+        scheduler.add([&results, i, channel, type, &target](std::function<void()> done) {
+          channel->query(target.host, type, target.bogon_expected, [&results, i, done](DnsQuery query) {
             results[i].paths[k_direct].queries.push_back(std::move(query));
             done();
           });

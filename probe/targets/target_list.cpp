@@ -145,9 +145,9 @@ private:
 };
 
 const std::set<std::string> k_list_fields = {"app", "reviewed", "notes", "targets"};
-const std::set<std::string> k_target_fields = {"host",     "kind",    "port",     "path",
-                                               "any_response", "ca_files", "purpose", "sources",
-                                               "uncertain",    "note"};
+const std::set<std::string> k_target_fields = {"host",      "kind",     "port",    "path",
+                                               "any_response", "bogon_expected", "ca_files", "purpose",
+                                               "sources",   "uncertain", "note"};
 
 Target parse_target(const ListChecker& check, const json& item, const std::string& pointer,
                     const std::string& field, const std::string& app, const std::string& file) {
@@ -225,6 +225,10 @@ Target parse_target(const ListChecker& check, const json& item, const std::strin
       check.fail(sub("any_response"), sub_field("any_response"), "only for http and https targets");
     }
     target.any_response = check.bool_field(*any, sub("any_response"), sub_field("any_response"));
+  }
+
+  if (const json* expected = check.member(item, "bogon_expected")) {
+    target.bogon_expected = check.bool_field(*expected, sub("bogon_expected"), sub_field("bogon_expected"));
   }
 
   if (const json* cas = check.member(item, "ca_files")) {

@@ -52,7 +52,8 @@ TEST_CASE("a valid list loads with defaults and provenance", "[targets]") {
       "  \"targets\": [\n"
       "    {\"host\": \"Chat.Example.ORG\", \"kind\": \"https\", \"any_response\": true,\n"
       "     \"ca_files\": [\"ca/extra.pem\"], \"purpose\": \"chat\", \"sources\": [\"a\", \"b\"]},\n"
-      "    {\"host\": \"uptime.example.org\", \"kind\": \"dns\", \"purpose\": \"p\", \"sources\": [\"s\"]},\n"
+      "    {\"host\": \"uptime.example.org\", \"kind\": \"dns\", \"bogon_expected\": true, \"purpose\": \"p\",\n"
+      "     \"sources\": [\"s\"]},\n"
       "    {\"host\": \"192.0.2.7\", \"kind\": \"tcp\", \"port\": 5222, \"purpose\": \"p\", \"sources\": [\"s\"],\n"
       "     \"uncertain\": true, \"note\": \"why\"},\n"
       "    {\"host\": \"example.org\", \"kind\": \"http\", \"path\": \"/x?y=1\", \"purpose\": \"p\", \"sources\": [\"s\"]},\n"
@@ -74,7 +75,10 @@ TEST_CASE("a valid list loads with defaults and provenance", "[targets]") {
   CHECK(chat.ca_files[0] == (dir.path() / "ca/extra.pem").string());
   CHECK(chat.sources == std::vector<std::string>{"a", "b"});
   CHECK(chat.origin.line == 4);
+  CHECK(list.targets[2].origin.line == 8);
   CHECK_FALSE(list.targets[1].port);
+  CHECK(list.targets[1].bogon_expected);
+  CHECK_FALSE(chat.bogon_expected);
   CHECK(list.targets[2].port == 5222);
   CHECK(list.targets[2].uncertain);
   CHECK(list.targets[2].note == "why");
@@ -99,8 +103,8 @@ TEST_CASE("every kind of bad target list gets file, line, column, field and exit
       {"fractional port", list_with("\"host\": \"example.org\", \"kind\": \"https\", \"port\": 443.5, " + k_ok_fields),
        "5:54: targets[0].port: expected an integer from 1 to 65535, found a number with a fraction"},
       {"unknown field", list_with("\"host\": \"example.org\", \"kind\": \"https\", \"prot\": 443, " + k_ok_fields),
-       "5:46: targets[0].prot: unknown field (known fields: any_response, ca_files, host, kind, note, path, "
-       "port, purpose, sources, uncertain)"},
+       "5:46: targets[0].prot: unknown field (known fields: any_response, bogon_expected, ca_files, host, kind, "
+       "note, path, port, purpose, sources, uncertain)"},
       {"unknown top-level field",
        "{\"app\": \"demo\", \"reviewed\": \"2026-11-28\", \"target\": []}",
        "1:43: target: unknown field (known fields: app, notes, reviewed, targets)"},
