@@ -1,5 +1,3 @@
-#include <ares.h>
-
 #include <algorithm>
 #include <chrono>
 #include <iostream>
@@ -38,35 +36,6 @@ std::optional<std::string> non_empty(const std::string& text) {
   return text.empty() ? std::nullopt : std::optional<std::string>(text);
 }
 
-// Reads resolv.conf the way c-ares does, from `path` when given.
-std::vector<ResolverSpec> system_resolvers_from(const std::string& path) {
-  if (path.empty()) {
-    return system_resolvers();
-  }
-  ares_channel channel = nullptr;
-  ares_options options{};
-  options.resolvconf_path = const_cast<char*>(path.c_str());
-  std::vector<ResolverSpec> out;
-  if (ares_init_options(&channel, &options, ARES_OPT_RESOLVCONF) != ARES_SUCCESS) {
-    throw UserError(exit_code::k_no_input, path + ": cannot read resolver configuration");
-  }
-  ares_addr_port_node* servers = nullptr;
-  if (ares_get_servers_ports(channel, &servers) == ARES_SUCCESS) {
-    for (ares_addr_port_node* node = servers; node != nullptr; node = node->next) {
-      char text[64] = {};
-      ares_inet_ntop(node->family, &node->addr, text, sizeof text);
-      ResolverSpec spec;
-      spec.address = text;
-      spec.port = static_cast<std::uint16_t>(node->udp_port == 0 ? 53 : node->udp_port);
-      spec.system = true;
-      out.push_back(spec);
-    }
-    ares_free_data(servers);
-  }
-  ares_destroy(channel);
-  return out;
-}
-
 int run(const RunOptions& options) {
   const auto started_at = std::chrono::system_clock::now();
   const MonoTime run_start = EventLoop::now();
@@ -84,7 +53,7 @@ int run(const RunOptions& options) {
     settings.allow_bogon.push_back(*cidr);
   }
   if (!options.no_system_resolver) {
-    settings.resolvers = system_resolvers_from(options.resolv_conf);
+    settings.resolvers = system_resolvers(options.resolv_conf);
   }
   for (const std::string& text : options.resolvers) {
     std::string problem;

@@ -12,6 +12,8 @@
 #include <stdexcept>
 
 #include "core/digest.hpp"
+#include "core/error.hpp"
+#include "core/exit_codes.hpp"
 #include "dns/dns_message.hpp"
 #include "targets/host.hpp"
 
@@ -59,10 +61,20 @@ std::optional<ResolverSpec> parse_resolver(std::string_view text, std::string* p
   return spec;
 }
 
-std::vector<ResolverSpec> system_resolvers() {
+std::vector<ResolverSpec> system_resolvers(const std::string& resolv_conf) {
+  // c-ares quietly falls back to 127.0.0.1 when the file is missing: a file the user named must exist.
+  if (!resolv_conf.empty() && ::access(resolv_conf.c_str(), R_OK) != 0) {
+    throw UserError(exit_code::k_no_input, resolv_conf + ": cannot read: " + std::strerror(errno));
+  }
   std::vector<ResolverSpec> out;
   ares_channel channel = nullptr;
-  if (ares_init(&channel) != ARES_SUCCESS) {
+  ares_options options{};
+  options.resolvconf_path = const_cast<char*>(resolv_conf.c_str());
+  const int mask = resolv_conf.empty() ? 0 : ARES_OPT_RESOLVCONF;
+  if (ares_init_options(&channel, &options, mask) != ARES_SUCCESS) {
+    if (!resolv_conf.empty()) {
+      throw UserError(exit_code::k_no_input, resolv_conf + ": cannot read resolver configuration");
+    }
     return out;
   }
   ares_addr_port_node* servers = nullptr;

@@ -27,8 +27,10 @@ struct ResolverSpec {
 // Parses --resolver "ADDR", "ADDR:PORT", "[V6ADDR]:PORT" or a bare IPv6 address.
 std::optional<ResolverSpec> parse_resolver(std::string_view text, std::string* problem);
 
-// The name servers in resolv.conf (as c-ares reads it), one spec each, in file order.
-std::vector<ResolverSpec> system_resolvers();
+// The name servers in resolv.conf (as c-ares reads it; `resolv_conf` replaces /etc/resolv.conf
+// when not empty), one spec each, in file order. Throws UserError 66 when the file given cannot
+// be used.
+std::vector<ResolverSpec> system_resolvers(const std::string& resolv_conf = "");
 
 struct DnsSettings {
   int timeout_ms = 5000;  // per try; c-ares doubles it on later tries

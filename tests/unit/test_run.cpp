@@ -201,7 +201,7 @@ TEST_CASE("probe run with no network at all completes with every query failed", 
   CHECK(queries >= 2 * report["results"].size());
 }
 
-TEST_CASE("run refuses bad options with exit 64 and an unusable output folder with 73", "[run]") {
+TEST_CASE("run refuses bad options with exit 64, a missing input with 66, an unusable output folder with 73", "[run]") {
   TempDir dir;
   const auto file = dir.write("plain", "x");
   auto result = run_probe({"run", "--resolver", "dns.example", "--no-system-resolver"});
@@ -215,6 +215,10 @@ TEST_CASE("run refuses bad options with exit 64 and an unusable output folder wi
   CHECK(result.exit_code == 64);
   result = run_probe({"run", "--no-system-resolver"});
   CHECK(result.exit_code == 64);
+  result = run_probe({"run", "--resolv-conf", (dir.path() / "missing.conf").string()});
+  CHECK(result.exit_code == 66);
+  CHECK(result.err == "probe: error: " + (dir.path() / "missing.conf").string() +
+                          ": cannot read: No such file or directory\n");
   result = run_probe({"run", "--out", (file / "sub").string(), "--resolver", "127.0.0.1:9", "--url",
                       "https://plain.test/", "--no-system-resolver"});
   CHECK(result.exit_code == 73);
