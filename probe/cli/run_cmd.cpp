@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 
@@ -27,6 +28,8 @@ struct RunOptions {
   std::string resolv_conf;
   bool no_system_resolver = false;
   std::vector<std::string> allow_bogon;
+  std::vector<std::string> ca_files;
+  std::string user_agent = k_default_user_agent;
   std::string vantage_id;
   std::string asn;
   std::string cc;
@@ -34,6 +37,15 @@ struct RunOptions {
 
 std::optional<std::string> non_empty(const std::string& text) {
   return text.empty() ? std::nullopt : std::optional<std::string>(text);
+}
+
+// File names only: a full path could name the local user.
+std::vector<std::string> ca_file_names(const std::vector<std::string>& files) {
+  std::vector<std::string> names;
+  for (const auto& file : files) {
+    names.push_back(std::filesystem::path(file).filename().string());
+  }
+  return names;
 }
 
 int run(const RunOptions& options) {
@@ -44,6 +56,8 @@ int run(const RunOptions& options) {
   settings.timeout_ms = static_cast<int>(options.timeout_s * 1000.0);
   settings.tries = options.tries;
   settings.concurrency = options.concurrency;
+  settings.ca_files = options.ca_files;
+  settings.user_agent = options.user_agent;
   for (const std::string& text : options.allow_bogon) {
     std::string problem;
     const auto cidr = parse_cidr(text, &problem);
@@ -86,6 +100,9 @@ int run(const RunOptions& options) {
                     {"concurrency", settings.concurrency},
                     {"resolvers", resolver_labels},
                     {"allow_bogon", options.allow_bogon},
+                    {"ca_files", ca_file_names(options.ca_files)},
+                    {"user_agent", settings.user_agent},
+                    {"body_cap", settings.body_cap},
                     {"apps", options.selection.apps}};
   report.results = measure(loaded.targets, settings, run_start);
   report.finished_at = std::chrono::system_clock::now();
@@ -102,7 +119,14 @@ int run(const RunOptions& options) {
     }
   }
   const double seconds = std::chrono::duration<double>(EventLoop::now() - run_start).count();
-  spdlog::info("{} targets, {} DNS queries ({} failed) in {:.1f} s", report.results.size(), queries, failed, seconds);
+  std::size_t endpoints = 0;
+  for (const auto& result : report.results) {
+    for (const auto& [name, observations] : result.paths) {
+      endpoints += observations.endpoints.size();
+    }
+  }
+  spdlog::info("{} targets, {} DNS queries ({} failed), {} endpoints in {:.1f} s", report.results.size(), queries,
+               failed, endpoints, seconds);
   std::cout << path.string() << "\n";
   return exit_code::k_ok;
 }
@@ -133,6 +157,10 @@ void add_run_command(CLI::App& app, std::vector<Command>& commands) {
                     "Ask only the --resolver servers (labs and tests)");
   run_app->add_option("--allow-bogon", options->allow_bogon,
                       "Do not treat answers in this CIDR as bogons (labs); repeatable");
+  run_app->add_option("--ca-file", options->ca_files,
+                      "Also trust the CA certificates in this PEM file; repeatable");
+  run_app->add_option("--user-agent", options->user_agent,
+                      "User-Agent of HTTP requests (default: a common browser's, so volunteers do not stand out)");
   run_app->add_option("--vantage", options->vantage_id, "A label for this vantage point, written in the report");
   run_app->add_option("--asn", options->asn, "The network's AS number, e.g. AS64500")
       ->check(CLI::Validator(

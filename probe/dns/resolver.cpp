@@ -103,20 +103,13 @@ double ms_between(MonoTime from, MonoTime to) {
 bool answers_type(const DnsRecord& record, std::uint16_t type) { return record.type == type; }
 
 // What the kernel said when c-ares gave up without a reply: exact errno first.
-FailureInfo failure_from_errno(int error, int ares_status) {
-  switch (error) {
-  case ECONNREFUSED: return {Failure::connection_refused, ""};
-  case ECONNRESET: return {Failure::connection_reset, ""};
-  case ENETUNREACH: return {Failure::network_unreachable, ""};
-  case EHOSTUNREACH: return {Failure::host_unreachable, ""};
-  case ETIMEDOUT: return {Failure::generic_timeout_error, ""};
-  default: break;
+FailureInfo failure_from_ares(int error, int ares_status) {
+  FailureInfo failure = failure_from_errno(error);
+  if (failure.code == Failure::unknown_failure) {
+    failure.detail = std::string("c-ares: ") + ares_strerror(ares_status) +
+                     (error != 0 ? std::string(" (") + std::strerror(error) + ")" : std::string());
   }
-  std::string detail = std::string("c-ares: ") + ares_strerror(ares_status);
-  if (error != 0) {
-    detail += std::string(" (") + std::strerror(error) + ")";
-  }
-  return {Failure::unknown_failure, detail};
+  return failure;
 }
 
 }  // namespace
@@ -321,7 +314,7 @@ struct DnsResolver::Impl {
     } else if (status == ARES_ECANCELLED || status == ARES_EDESTRUCTION) {
       query.failure = FailureInfo{Failure::interrupted, ""};
     } else if (status == ARES_ECONNREFUSED || status == ARES_ESERVFAIL) {
-      query.failure = failure_from_errno(self->last_errno, status);
+      query.failure = failure_from_ares(self->last_errno, status);
     } else {
       query.failure = FailureInfo{Failure::unknown_failure, std::string("c-ares: ") + ares_strerror(status)};
     }

@@ -136,6 +136,7 @@ json endpoint_json(const EndpointObservation& endpoint) {
       {"tcp", nullptr},
       {"tls", nullptr},
       {"http", nullptr},
+      {"stun", nullptr},
   };
   if (endpoint.tcp) {
     json tcp;
@@ -147,6 +148,11 @@ json endpoint_json(const EndpointObservation& endpoint) {
   }
   if (endpoint.http) {
     out["http"] = http_json(*endpoint.http);
+  }
+  if (endpoint.stun) {
+    json stun;
+    add_timing(stun, *endpoint.stun);
+    out["stun"] = stun;
   }
   return out;
 }

@@ -88,6 +88,7 @@ struct EndpointObservation {
   std::optional<TcpObservation> tcp;
   std::optional<TlsObservation> tls;
   std::optional<HttpObservation> http;
+  std::optional<StepTiming> stun;  // stun targets: a Binding Request over UDP
 };
 
 struct PathObservations {

@@ -1,0 +1,166 @@
+#include "steps/stun.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <memory>
+
+namespace probe {
+
+namespace {
+
+constexpr std::uint32_t k_magic_cookie = 0x2112A442;
+constexpr Millis k_retransmit{500};
+
+double ms_between(MonoTime from, MonoTime to) {
+  return std::chrono::duration<double, std::milli>(to - from).count();
+}
+
+struct StunAttempt : std::enable_shared_from_this<StunAttempt> {
+  EventLoop& loop;
+  int fd = -1;
+  std::array<unsigned char, 20> request{};
+  std::optional<EventLoop::TimerId> deadline;
+  std::optional<EventLoop::TimerId> resend;
+  MonoTime started;
+  StepTiming observation;
+  std::function<void(StepTiming)> done;
+
+  explicit StunAttempt(EventLoop& event_loop) : loop(event_loop) {}
+
+  void finish(std::optional<FailureInfo> failure) {
+    for (auto* timer : {&deadline, &resend}) {
+      if (*timer) {
+        loop.cancel_timer(**timer);
+        timer->reset();
+      }
+    }
+    if (fd >= 0) {
+      loop.unwatch(fd);
+      ::close(fd);
+      fd = -1;
+    }
+    observation.failure = std::move(failure);
+    observation.duration_ms = ms_between(started, EventLoop::now());
+    auto callback = std::move(done);
+    done = nullptr;
+    if (callback) {
+      callback(observation);
+    }
+  }
+
+  bool send_request() {
+    if (::send(fd, request.data(), request.size(), 0) < 0) {
+      finish(failure_from_errno(errno));
+      return false;
+    }
+    return true;
+  }
+
+  // Sends the request again every 500 ms until the deadline timer ends the attempt.
+  void arm_resend() {
+    resend = loop.add_timer(k_retransmit, [self = shared_from_this()]() {
+      self->resend.reset();
+      if (self->send_request()) {
+        self->arm_resend();
+      }
+    });
+  }
+
+  bool is_our_response(const unsigned char* data, std::size_t length) const {
+    if (length < 20) {
+      return false;
+    }
+    const unsigned type = (data[0] << 8) | data[1];
+    return type == 0x0101 && std::memcmp(data + 4, request.data() + 4, 16) == 0;  // cookie + transaction id
+  }
+};
+
+}  // namespace
+
+void start_stun(EventLoop& loop, const std::string& address, std::uint16_t port, Millis timeout,
+                MonoTime run_start, std::function<void(StepTiming)> done) {
+  auto attempt = std::make_shared<StunAttempt>(loop);
+  attempt->done = std::move(done);
+  attempt->started = EventLoop::now();
+  attempt->observation.t0_ms = ms_between(run_start, attempt->started);
+  const auto fail_soon = [&loop, attempt](FailureInfo failure) {
+    loop.add_timer(Millis(0), [attempt, failure]() { attempt->finish(failure); });
+  };
+
+  sockaddr_storage target{};
+  socklen_t length = 0;
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&target);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&target);
+  if (inet_pton(AF_INET, address.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(port);
+    length = sizeof(sockaddr_in);
+  } else if (inet_pton(AF_INET6, address.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(port);
+    length = sizeof(sockaddr_in6);
+  } else {
+    fail_soon(FailureInfo{Failure::unknown_failure, "not an IP address: " + address});
+    return;
+  }
+
+  // Binding Request: type 0x0001, no attributes, the magic cookie, a random transaction id.
+  auto& request = attempt->request;
+  request[0] = 0x00;
+  request[1] = 0x01;
+  request[4] = 0x21;
+  request[5] = 0x12;
+  request[6] = 0xA4;
+  request[7] = 0x42;
+  if (getrandom(request.data() + 8, 12, 0) != 12) {
+    fail_soon(FailureInfo{Failure::unknown_failure, "no random bytes for the transaction id"});
+    return;
+  }
+  static_assert(k_magic_cookie == 0x2112A442);
+
+  attempt->fd = ::socket(target.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (attempt->fd < 0) {
+    fail_soon(failure_from_errno(errno));
+    return;
+  }
+  // Connected, so that ICMP errors (port unreachable, ...) come back to this socket.
+  if (::connect(attempt->fd, reinterpret_cast<const sockaddr*>(&target), length) != 0) {
+    fail_soon(failure_from_errno(errno));
+    return;
+  }
+  if (::send(attempt->fd, request.data(), request.size(), 0) < 0) {
+    fail_soon(failure_from_errno(errno));
+    return;
+  }
+  attempt->arm_resend();
+  attempt->deadline = loop.add_timer(timeout, [attempt]() {
+    attempt->deadline.reset();
+    attempt->finish(FailureInfo{Failure::generic_timeout_error, ""});
+  });
+  loop.watch(attempt->fd, EventLoop::k_readable, [attempt](int fd, std::uint32_t) {
+    unsigned char buffer[1500];
+    while (true) {
+      const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+      if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+          return;
+        }
+        attempt->finish(failure_from_errno(errno));
+        return;
+      }
+      if (attempt->is_our_response(buffer, static_cast<std::size_t>(n))) {
+        attempt->finish(std::nullopt);
+        return;
+      }
+    }
+  });
+}
+
+}  // namespace probe

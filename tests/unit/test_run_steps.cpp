@@ -1,0 +1,207 @@
+#include <catch2/catch.hpp>
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/engine.hpp"
+#include "support/net_fixture.hpp"
+#include "support/run_command.hpp"
+#include "support/temp_dir.hpp"
+
+extern char** environ;
+
+using namespace probe;
+using nlohmann::json;
+using probe::test::NetFixture;
+using probe::test::read_file;
+using probe::test::run_command;
+using probe::test::TempDir;
+
+namespace {
+
+std::size_t entries(const std::string& folder) {
+  std::size_t count = 0;
+  std::error_code ec;
+  for (auto it = std::filesystem::directory_iterator(folder, ec); !ec && it != std::filesystem::directory_iterator();
+       it.increment(ec)) {
+    ++count;
+  }
+  return count;
+}
+
+std::filesystem::path only_report(const std::filesystem::path& folder) {
+  std::vector<std::filesystem::path> found;
+  for (const auto& entry : std::filesystem::directory_iterator(folder)) {
+    found.push_back(entry.path());
+  }
+  REQUIRE(found.size() == 1);
+  return found[0];
+}
+
+Target tcp_target(const std::string& address, std::uint16_t port) {
+  Target target;
+  target.app = "test";
+  target.host = address;
+  target.kind = Kind::tcp;
+  target.port = port;
+  return target;
+}
+
+// Shell commands that give a fresh network namespace a default route whose gateway is a
+// permanent neighbour entry nobody answers for: every packet sent there leaves by a veth and is
+// dropped by its peer (not its MAC address), so connects time out instead of failing fast.
+const char* k_blackhole =
+    "ip link set lo up && ip link add bh0 type veth peer name bh1 && ip link set bh0 up && "
+    "ip link set bh1 up && ip addr add 10.255.0.1/24 dev bh0 && "
+    "ip neigh add 10.255.0.2 lladdr 02:00:00:00:00:02 dev bh0 nud permanent && "
+    "ip route add default via 10.255.0.2";
+
+}  // namespace
+
+TEST_CASE("the engine measures every endpoint of every target and gives its descriptors back", "[engine]") {
+  NetFixture fixture;
+  RunSettings settings;
+  settings.timeout_ms = 1000;
+  std::string problem;
+  settings.allow_bogon = {*parse_cidr("127.0.0.0/8", &problem)};
+  settings.ca_files = {fixture.ca_file()};
+  std::vector<Target> targets = {tcp_target("127.0.0.1", fixture.port("closed")),
+                                 tcp_target("127.0.0.1", fixture.port("silent"))};
+  Target https = tcp_target("127.0.0.1", fixture.port("https"));
+  https.kind = Kind::https;
+  targets.push_back(https);
+  Target stun = tcp_target("127.0.0.1", fixture.port("stun"));
+  stun.kind = Kind::stun;
+  targets.push_back(stun);
+  Target bogon = tcp_target("10.1.2.3", 443);  // not allowed: listed, never connected to
+  targets.push_back(bogon);
+
+  const std::size_t fds_before = entries("/proc/self/fd");
+  const auto results = measure(targets, settings, EventLoop::now());
+  CHECK(entries("/proc/self/fd") == fds_before);
+  REQUIRE(results.size() == 5);
+  const auto& closed = results[0].paths.at("direct").endpoints.at(0);
+  CHECK(closed.tcp->failure->str() == "connection_refused");
+  CHECK_FALSE(closed.tls);
+  CHECK_FALSE(results[1].paths.at("direct").endpoints.at(0).tcp->failure);
+  const auto& web = results[2].paths.at("direct").endpoints.at(0);
+  CHECK_FALSE(web.tcp->failure);
+  REQUIRE(web.tls);
+  CHECK_FALSE(web.tls->failure);  // the certificate has 127.0.0.1 among its names
+  CHECK(web.tls->verified);
+  REQUIRE(web.http);
+  CHECK(web.http->status == 200);
+  const auto& binding = results[3].paths.at("direct").endpoints.at(0);
+  REQUIRE(binding.stun);
+  CHECK_FALSE(binding.stun->failure);
+  CHECK_FALSE(binding.tcp);
+  const auto& skipped = results[4].paths.at("direct").endpoints.at(0);
+  CHECK(skipped.not_tested.has_value());
+  CHECK_FALSE(skipped.tcp);
+}
+
+TEST_CASE("300 addresses that never answer finish in one timeout, on one thread", "[engine][concurrency]") {
+  if (geteuid() != 0) {
+    WARN("skipped: a network namespace needs root");
+    return;
+  }
+  TempDir dir;
+  json targets = json::array();
+  for (int i = 0; i < 300; ++i) {
+    const std::string address = "198.18." + std::to_string(1 + i / 250) + "." + std::to_string(1 + i % 250);
+    targets.push_back({{"host", address}, {"kind", "tls"}, {"purpose", "t"}, {"sources", {"t"}}});
+  }
+  const auto list = dir.write("t.json", json{{"app", "t"}, {"reviewed", "2026-11-28"}, {"targets", targets}}.dump());
+  const std::string out = (dir.path() / "reports").string();
+  const std::string command = std::string(k_blackhole) + " && exec " + PROBE_BINARY + " -q run --targets " +
+                              list.string() + " --out " + out +
+                              " --no-system-resolver --resolver 10.255.0.53 --timeout 2 --concurrency 1000"
+                              " --allow-bogon 198.18.0.0/15";
+  const std::vector<std::string> args = {"unshare", "-n", "sh", "-c", command};
+  std::vector<char*> argv;
+  for (const auto& arg : args) {
+    argv.push_back(const_cast<char*>(arg.c_str()));
+  }
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+  const auto start = std::chrono::steady_clock::now();
+  pid_t pid = 0;
+  REQUIRE(posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ) == 0);
+  posix_spawn_file_actions_destroy(&actions);
+  std::size_t most = 0;
+  int status = 0;
+  while (waitpid(pid, &status, WNOHANG) == 0) {
+    // After exec the spawned process is the probe; count its threads while it runs.
+    std::ifstream comm("/proc/" + std::to_string(pid) + "/comm");
+    std::string name;
+    std::getline(comm, name);
+    if (name == "probe") {
+      most = std::max(most, entries("/proc/" + std::to_string(pid) + "/task"));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  REQUIRE(WIFEXITED(status));
+  REQUIRE(WEXITSTATUS(status) == 0);
+  CHECK(seconds < 3.0);
+  CHECK(most == 1);
+  const json report = json::parse(read_file(only_report(out)));
+  REQUIRE(report["results"].size() == 300);
+  for (const auto& result : report["results"]) {
+    CHECK(result["paths"]["direct"]["endpoints"][0]["tcp"]["failure"] == "generic_timeout_error");
+  }
+}
+
+TEST_CASE("the CA store is read once per run, and never /etc/ssl/certs", "[engine][ca]") {
+  if (run_command({"strace", "-V"}).exit_code != 0) {
+    WARN("skipped: strace is not installed");
+    return;
+  }
+  NetFixture fixture;
+  TempDir dir;
+  json targets = json::array();
+  for (int i = 0; i < 50; ++i) {
+    targets.push_back({{"host", "127.0.0.1"}, {"kind", "https"}, {"port", fixture.port("https")},
+                       {"path", "/?n=" + std::to_string(i)}, {"purpose", "t"}, {"sources", {"t"}}});
+  }
+  const auto list = dir.write("t.json", json{{"app", "t"}, {"reviewed", "2026-11-28"}, {"targets", targets}}.dump());
+  const std::string trace = (dir.path() / "trace").string();
+  const std::string out = (dir.path() / "reports").string();
+  const auto result = run_command({"strace", "-f", "-e", "trace=openat", "-o", trace, PROBE_BINARY, "-q", "run",
+                                   "--targets", list.string(), "--out", out, "--no-system-resolver", "--resolver",
+                                   "127.0.0.1:9", "--allow-bogon", "127.0.0.0/8", "--ca-file", fixture.ca_file()});
+  REQUIRE(result.exit_code == 0);
+  const json report = json::parse(read_file(only_report(out)));
+  int handshakes = 0;
+  for (const auto& target : report["results"]) {
+    const auto& tls = target["paths"]["direct"]["endpoints"][0]["tls"];
+    handshakes += (tls.is_object() && tls["failure"].is_null()) ? 1 : 0;
+  }
+  CHECK(handshakes == 50);
+  std::ifstream in(trace);
+  std::string line;
+  int bundle_reads = 0;
+  int system_certs = 0;
+  while (std::getline(in, line)) {
+    if (line.find("probe-ca-") != std::string::npos && line.find("O_RDONLY") != std::string::npos &&
+        line.find("O_CREAT") == std::string::npos) {
+      ++bundle_reads;
+    }
+    if (line.find("/etc/ssl/certs") != std::string::npos) {
+      ++system_certs;
+    }
+  }
+  CHECK(bundle_reads == 1);
+  CHECK(system_certs == 0);
+}
