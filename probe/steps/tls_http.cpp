@@ -301,9 +301,9 @@ Classification classify_transfer(const CurlOutcome& outcome, Kind kind) {
   case CURLE_SSL_CONNECT_ERROR:
     if (auto failure = by_errno()) {
       out.failure = *failure;
-    } else if (outcome.code == CURLE_RECV_ERROR || outcome.code == CURLE_SEND_ERROR ||
-               mentions(outcome.error_text, "unexpected eof") || mentions(outcome.error_text, "closed abruptly") ||
-               mentions(outcome.error_text, "ssl_error_syscall")) {
+    } else if (outcome.error_text.empty() || mentions(outcome.error_text, "unexpected eof") ||
+               mentions(outcome.error_text, "closed") || mentions(outcome.error_text, "ssl_error_syscall") ||
+               mentions(outcome.error_text, "recv failure") || mentions(outcome.error_text, "send failure")) {
       // The peer closed the connection (a FIN, no error code): OONI's eof_error.
       out.failure = FailureInfo{Failure::eof_error, ""};
     } else if (outcome.code == CURLE_SSL_CONNECT_ERROR) {

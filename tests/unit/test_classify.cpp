@@ -72,6 +72,12 @@ TEST_CASE("curl outcomes map to the step that failed and OONI's failure string",
       {"body reset", outcome(CURLE_RECV_ERROR, ECONNRESET, true, true), Kind::https, "none ok truncated"},
       {"something else", outcome(CURLE_OUT_OF_MEMORY, 0, true), Kind::https,
        "http unknown_failure: curl: Out of memory"},
+      {"receive ended by the peer", outcome(CURLE_RECV_ERROR, 0, true), Kind::https, "http eof_error"},
+      {"response head too large for curl", outcome(CURLE_RECV_ERROR, 0, true, false, X509_V_OK,
+                                                   "Too large response headers: 307206 > 307200"),
+       Kind::https,
+       "http unknown_failure: curl: Failure when receiving data from the peer: Too large response headers: "
+       "307206 > 307200"},
   };
   for (const Case& c : cases) {
     INFO(c.name);
