@@ -96,10 +96,6 @@ std::vector<ResolverSpec> system_resolvers(const std::string& resolv_conf) {
 
 namespace {
 
-double ms_between(MonoTime from, MonoTime to) {
-  return std::chrono::duration<double, std::milli>(to - from).count();
-}
-
 bool answers_type(const DnsRecord& record, std::uint16_t type) { return record.type == type; }
 
 // What the kernel said when c-ares gave up without a reply: exact errno first.

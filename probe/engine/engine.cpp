@@ -1,7 +1,5 @@
 #include "engine/engine.hpp"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -14,6 +12,7 @@
 
 #include "dns/dns_message.hpp"
 #include "net/curl_multi.hpp"
+#include "net/socket_address.hpp"
 #include "steps/ca_bundle.hpp"
 #include "steps/stun.hpp"
 #include "steps/tcp_connect.hpp"
@@ -27,22 +26,8 @@ bool has_route(int family) {
   if (fd < 0) {
     return false;
   }
-  sockaddr_storage target{};
-  socklen_t length = 0;
-  if (family == AF_INET) {
-    auto* v4 = reinterpret_cast<sockaddr_in*>(&target);
-    v4->sin_family = AF_INET;
-    v4->sin_port = htons(9);
-    inet_pton(AF_INET, "192.0.2.1", &v4->sin_addr);
-    length = sizeof(sockaddr_in);
-  } else {
-    auto* v6 = reinterpret_cast<sockaddr_in6*>(&target);
-    v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons(9);
-    inet_pton(AF_INET6, "2001:db8::1", &v6->sin6_addr);
-    length = sizeof(sockaddr_in6);
-  }
-  const bool routed = ::connect(fd, reinterpret_cast<const sockaddr*>(&target), length) == 0;
+  const auto target = socket_address(family == AF_INET ? "192.0.2.1" : "2001:db8::1", 9);
+  const bool routed = ::connect(fd, target->get(), target->length) == 0;
   ::close(fd);
   return routed;
 }

@@ -11,6 +11,11 @@ namespace probe {
 using MonoTime = std::chrono::steady_clock::time_point;
 using Millis = std::chrono::milliseconds;
 
+// Milliseconds from `from` to `to`, with sub-millisecond precision: how reports give timings.
+inline double ms_between(MonoTime from, MonoTime to) {
+  return std::chrono::duration<double, std::milli>(to - from).count();
+}
+
 // The one event loop of a run: epoll for descriptors, an ordered map for timers. Single-threaded;
 // every callback runs on the thread that calls run(). The C libraries (c-ares, curl) are driven
 // from here by their adapters; nothing else blocks.

@@ -1,5 +1,7 @@
 #include "steps/stun.hpp"
 
+#include "net/socket_address.hpp"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/random.h>
@@ -17,10 +19,6 @@ namespace {
 
 constexpr std::uint32_t k_magic_cookie = 0x2112A442;
 constexpr Millis k_retransmit{500};
-
-double ms_between(MonoTime from, MonoTime to) {
-  return std::chrono::duration<double, std::milli>(to - from).count();
-}
 
 struct StunAttempt : std::enable_shared_from_this<StunAttempt> {
   EventLoop& loop;
@@ -94,19 +92,8 @@ void start_stun(EventLoop& loop, const std::string& address, std::uint16_t port,
     loop.add_timer(Millis(0), [attempt, failure]() { attempt->finish(failure); });
   };
 
-  sockaddr_storage target{};
-  socklen_t length = 0;
-  auto* v4 = reinterpret_cast<sockaddr_in*>(&target);
-  auto* v6 = reinterpret_cast<sockaddr_in6*>(&target);
-  if (inet_pton(AF_INET, address.c_str(), &v4->sin_addr) == 1) {
-    v4->sin_family = AF_INET;
-    v4->sin_port = htons(port);
-    length = sizeof(sockaddr_in);
-  } else if (inet_pton(AF_INET6, address.c_str(), &v6->sin6_addr) == 1) {
-    v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons(port);
-    length = sizeof(sockaddr_in6);
-  } else {
+  const auto target = socket_address(address, port);
+  if (!target) {
     fail_soon(FailureInfo{Failure::unknown_failure, "not an IP address: " + address});
     return;
   }
@@ -125,13 +112,13 @@ void start_stun(EventLoop& loop, const std::string& address, std::uint16_t port,
   }
   static_assert(k_magic_cookie == 0x2112A442);
 
-  attempt->fd = ::socket(target.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  attempt->fd = ::socket(target->family(), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (attempt->fd < 0) {
     fail_soon(failure_from_errno(errno));
     return;
   }
   // Connected, so that ICMP errors (port unreachable, ...) come back to this socket.
-  if (::connect(attempt->fd, reinterpret_cast<const sockaddr*>(&target), length) != 0) {
+  if (::connect(attempt->fd, target->get(), target->length) != 0) {
     fail_soon(failure_from_errno(errno));
     return;
   }

@@ -1,7 +1,7 @@
 #include "steps/tcp_connect.hpp"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
+#include "net/socket_address.hpp"
+
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -12,10 +12,6 @@
 namespace probe {
 
 namespace {
-
-double ms_between(MonoTime from, MonoTime to) {
-  return std::chrono::duration<double, std::milli>(to - from).count();
-}
 
 // One connect attempt; owns its socket and its timer until it reports.
 struct Attempt : std::enable_shared_from_this<Attempt> {
@@ -48,25 +44,6 @@ struct Attempt : std::enable_shared_from_this<Attempt> {
   }
 };
 
-bool fill_address(const std::string& text, std::uint16_t port, sockaddr_storage* out, socklen_t* length) {
-  std::memset(out, 0, sizeof *out);
-  auto* v4 = reinterpret_cast<sockaddr_in*>(out);
-  if (inet_pton(AF_INET, text.c_str(), &v4->sin_addr) == 1) {
-    v4->sin_family = AF_INET;
-    v4->sin_port = htons(port);
-    *length = sizeof(sockaddr_in);
-    return true;
-  }
-  auto* v6 = reinterpret_cast<sockaddr_in6*>(out);
-  if (inet_pton(AF_INET6, text.c_str(), &v6->sin6_addr) == 1) {
-    v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons(port);
-    *length = sizeof(sockaddr_in6);
-    return true;
-  }
-  return false;
-}
-
 }  // namespace
 
 void start_tcp_connect(EventLoop& loop, const std::string& address, std::uint16_t port, Millis timeout,
@@ -81,18 +58,17 @@ void start_tcp_connect(EventLoop& loop, const std::string& address, std::uint16_
   const auto report_soon = [&loop, attempt](std::optional<FailureInfo> failure) {
     loop.add_timer(Millis(0), [attempt, failure]() { attempt->finish(failure); });
   };
-  sockaddr_storage target{};
-  socklen_t length = 0;
-  if (!fill_address(address, port, &target, &length)) {
+  const auto target = socket_address(address, port);
+  if (!target) {
     report_soon(FailureInfo{Failure::unknown_failure, "not an IP address: " + address});
     return;
   }
-  attempt->fd = ::socket(target.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  attempt->fd = ::socket(target->family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (attempt->fd < 0) {
     report_soon(failure_from_errno(errno));
     return;
   }
-  if (::connect(attempt->fd, reinterpret_cast<const sockaddr*>(&target), length) == 0) {
+  if (::connect(attempt->fd, target->get(), target->length) == 0) {
     report_soon(std::nullopt);  // connected at once (loopback can): success
     return;
   }

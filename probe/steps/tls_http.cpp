@@ -15,10 +15,6 @@ namespace probe {
 
 namespace {
 
-double ms_between(MonoTime from, MonoTime to) {
-  return std::chrono::duration<double, std::milli>(to - from).count();
-}
-
 std::string hex(const unsigned char* bytes, unsigned length) {
   static constexpr char k_hex[] = "0123456789abcdef";
   std::string out;
