@@ -1,9 +1,9 @@
 #pragma once
 
-#include <sys/types.h>
-
 #include <cstdint>
 #include <string>
+
+#include "support/fixture_process.hpp"
 
 namespace probe::test {
 
@@ -19,7 +19,6 @@ public:
   // Throws std::runtime_error when the server cannot be started or prints no port within 5 s.
   // `ip` is a loopback address (127.0.0.0/8); port 0 lets the server pick a free one.
   explicit MockDns(std::string ip = "127.0.0.1", std::uint16_t port = 0);
-  ~MockDns();
   MockDns(const MockDns&) = delete;
   MockDns& operator=(const MockDns&) = delete;
   MockDns(MockDns&&) = delete;
@@ -30,8 +29,8 @@ public:
   std::string address() const;
 
 private:
-  std::string m_ip;
-  pid_t m_pid = -1;
+  std::string m_ip;  // declared first: the server is started with it
+  FixtureProcess m_process;
   std::uint16_t m_port = 0;
 };
 

@@ -1,11 +1,10 @@
 #pragma once
 
-#include <sys/types.h>
-
 #include <cstdint>
 #include <map>
 #include <string>
 
+#include "support/fixture_process.hpp"
 #include "support/temp_dir.hpp"
 
 namespace probe::test {
@@ -21,7 +20,6 @@ class NetFixture {
 public:
   // Throws std::runtime_error when the server cannot be started or prints no ports within 10 s.
   NetFixture();
-  ~NetFixture();
   NetFixture(const NetFixture&) = delete;
   NetFixture& operator=(const NetFixture&) = delete;
   NetFixture(NetFixture&&) = delete;
@@ -34,7 +32,7 @@ public:
 
 private:
   TempDir m_dir;  // declared first so it outlives the server writing into it
-  pid_t m_pid = -1;
+  FixtureProcess m_process;
   std::map<std::string, std::uint16_t> m_ports;
 };
 

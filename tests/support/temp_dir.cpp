@@ -43,4 +43,14 @@ std::string read_file(const std::filesystem::path& path) {
   return buffer.str();
 }
 
+std::size_t count_entries(const std::filesystem::path& folder) {
+  std::size_t count = 0;
+  std::error_code ec;
+  for (auto it = std::filesystem::directory_iterator(folder, ec); !ec && it != std::filesystem::directory_iterator();
+       it.increment(ec)) {
+    ++count;
+  }
+  return count;
+}
+
 }  // namespace probe::test

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -23,5 +24,7 @@ private:
 };
 
 std::string read_file(const std::filesystem::path& path);
+// How many entries `folder` has; 0 when it cannot be read (e.g. /proc/PID/task of a process gone).
+std::size_t count_entries(const std::filesystem::path& folder);
 
 }  // namespace probe::test

@@ -1,16 +1,14 @@
 #include <catch2/catch.hpp>
 
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <map>
 #include <set>
 
 #include "engine/engine.hpp"
 #include "support/mock_dns.hpp"
+#include "support/ports.hpp"
 
 using namespace probe;
+using probe::test::closed_udp_port;
 using probe::test::MockDns;
 
 namespace {
@@ -149,17 +147,8 @@ TEST_CASE("without --allow-bogon, documentation-range answers are bogons", "[dns
 }
 
 TEST_CASE("a resolver port with nothing listening gives connection_refused", "[dns-mock]") {
-  // Bind a UDP port and close it: the kernel answers queries to it with ICMP port unreachable.
-  const int fd = socket(AF_INET, SOCK_DGRAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-  socklen_t length = sizeof address;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  close(fd);
   std::string problem;
-  const auto spec = parse_resolver("127.0.0.1:" + std::to_string(ntohs(address.sin_port)), &problem);
+  const auto spec = parse_resolver("127.0.0.1:" + std::to_string(closed_udp_port()), &problem);
   const auto queries = run_names({"plain.test"}, settings_for({*spec}));
   CHECK(failure_of(queries.at("plain.test A")) == "connection_refused");
   CHECK(failure_of(queries.at("plain.test AAAA")) == "connection_refused");

@@ -7,19 +7,16 @@
 
 #include "core/digest.hpp"
 #include "report/report.hpp"
-#include "support/run_command.hpp"
+#include "support/reports.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace probe;
 using nlohmann::json;
 using probe::test::read_file;
-using probe::test::run_command;
 using probe::test::TempDir;
+using probe::test::validates;
 
 namespace {
-
-const std::string k_schema = std::string(PROBE_SOURCE_DIR) + "/reports/schema.json";
-const std::string k_validator = std::string(PROBE_SOURCE_DIR) + "/tests/schema/validate.py";
 
 Target make_target(const std::string& app, const std::string& host, Kind kind) {
   Target target;
@@ -113,17 +110,6 @@ Report full_report() {
   tcp.target.port = 5222;
   report.results.push_back(tcp);
   return report;
-}
-
-bool validates(const std::vector<std::string>& files, bool expect_invalid = false) {
-  std::vector<std::string> args = {"/usr/bin/python3", k_validator, k_schema};
-  if (expect_invalid) {
-    args.push_back("--expect-invalid");
-  }
-  args.insert(args.end(), files.begin(), files.end());
-  const auto result = run_command(args);
-  INFO(result.out << result.err);
-  return result.exit_code == 0;
 }
 
 }  // namespace

@@ -1,33 +1,25 @@
 #include <catch2/catch.hpp>
 
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
-
-#include <chrono>
-#include <filesystem>
-#include <thread>
 
 #include <nlohmann/json.hpp>
 
 #include "support/mock_dns.hpp"
+#include "support/reports.hpp"
 #include "support/run_command.hpp"
 #include "support/temp_dir.hpp"
 
-extern char** environ;
-
 using nlohmann::json;
 using probe::test::MockDns;
+using probe::test::only_report;
 using probe::test::read_file;
 using probe::test::run_command;
 using probe::test::run_probe;
+using probe::test::run_sampling_threads;
 using probe::test::TempDir;
+using probe::test::validates;
 
 namespace {
-
-const std::string k_schema = std::string(PROBE_SOURCE_DIR) + "/reports/schema.json";
-const std::string k_validator = std::string(PROBE_SOURCE_DIR) + "/tests/schema/validate.py";
 
 std::string dns_list(const std::vector<std::string>& hosts) {
   json targets = json::array();
@@ -35,31 +27,6 @@ std::string dns_list(const std::vector<std::string>& hosts) {
     targets.push_back({{"host", host}, {"kind", "dns"}, {"purpose", "test"}, {"sources", {"test"}}});
   }
   return json{{"app", "test"}, {"reviewed", "2026-11-28"}, {"targets", targets}}.dump();
-}
-
-std::filesystem::path only_report(const std::filesystem::path& folder) {
-  std::vector<std::filesystem::path> found;
-  for (const auto& entry : std::filesystem::directory_iterator(folder)) {
-    found.push_back(entry.path());
-  }
-  REQUIRE(found.size() == 1);
-  return found[0];
-}
-
-bool validates(const std::filesystem::path& report) {
-  const auto result = run_command({"/usr/bin/python3", k_validator, k_schema, report.string()});
-  INFO(result.out << result.err);
-  return result.exit_code == 0;
-}
-
-std::size_t threads_of(pid_t pid) {
-  std::size_t count = 0;
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
-    (void)entry;
-    ++count;
-  }
-  return count;
 }
 
 }  // namespace
@@ -77,7 +44,7 @@ TEST_CASE("probe run writes a valid report of DNS observations", "[run]") {
   REQUIRE(result.exit_code == 0);
   const auto report_path = only_report(out);
   CHECK(result.out == report_path.string() + "\n");
-  CHECK(validates(report_path));
+  CHECK(validates({report_path.string()}));
   const json report = json::parse(read_file(report_path));
   CHECK(report["vantage"]["id"] == "lab");
   CHECK(report["options"]["resolvers"] == json({server.address()}));
@@ -133,36 +100,13 @@ TEST_CASE("500 names against a silent server finish in one timeout, on one threa
   const std::vector<std::string> args = {PROBE_BINARY, "run", "--targets", list.string(), "--out", out,
                                          "--no-system-resolver", "--resolver", server.address(), "--timeout", "2",
                                          "--tries", "1", "--concurrency", "1000", "-q"};
-  std::vector<char*> argv;
-  for (const auto& arg : args) {
-    argv.push_back(const_cast<char*>(arg.c_str()));
-  }
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-  const auto start = std::chrono::steady_clock::now();
-  pid_t pid = 0;
-  REQUIRE(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ) == 0);
-  posix_spawn_file_actions_destroy(&actions);
-  // Sample the child's threads while it runs: c-ares and the loop must not add any.
-  std::size_t first = 0;
-  std::size_t most = 0;
-  int status = 0;
-  while (waitpid(pid, &status, WNOHANG) == 0) {
-    const std::size_t now = threads_of(pid);
-    if (first == 0) {
-      first = now;
-    }
-    most = std::max(most, now);
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  REQUIRE(WIFEXITED(status));
-  CHECK(WEXITSTATUS(status) == 0);
-  CHECK(seconds < 2.0 * 1 + 1.0);  // timeout x tries + 1 s
-  CHECK(first == 1);
-  CHECK(most == first);
+  // c-ares and the loop must not add any threads to the probe.
+  const auto run = run_sampling_threads(args);
+  REQUIRE(run.exited);
+  CHECK(run.exit_code == 0);
+  CHECK(run.seconds < 2.0 * 1 + 1.0);  // timeout x tries + 1 s
+  CHECK(run.first_threads == 1);
+  CHECK(run.max_threads == run.first_threads);
   const json report = json::parse(read_file(only_report(out)));
   REQUIRE(report["results"].size() == 500);
   for (const auto& target : report["results"]) {
@@ -187,7 +131,7 @@ TEST_CASE("probe run with no network at all completes with every query failed", 
   INFO(result.err);
   REQUIRE(result.exit_code == 0);
   const auto report_path = only_report(out);
-  CHECK(validates(report_path));
+  CHECK(validates({report_path.string()}));
   const json report = json::parse(read_file(report_path));
   REQUIRE(report["results"].size() >= 30);
   std::size_t queries = 0;

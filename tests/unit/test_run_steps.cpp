@@ -1,58 +1,29 @@
 #include <catch2/catch.hpp>
 
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <chrono>
-#include <filesystem>
 #include <fstream>
-#include <thread>
 
 #include <nlohmann/json.hpp>
 
 #include "engine/engine.hpp"
 #include "support/net_fixture.hpp"
+#include "support/reports.hpp"
 #include "support/run_command.hpp"
 #include "support/temp_dir.hpp"
 
-extern char** environ;
-
 using namespace probe;
 using nlohmann::json;
+using probe::test::count_entries;
 using probe::test::NetFixture;
+using probe::test::only_report;
 using probe::test::read_file;
 using probe::test::run_command;
+using probe::test::run_sampling_threads;
 using probe::test::TempDir;
+using probe::test::validates;
 
 namespace {
-
-std::size_t entries(const std::string& folder) {
-  std::size_t count = 0;
-  std::error_code ec;
-  for (auto it = std::filesystem::directory_iterator(folder, ec); !ec && it != std::filesystem::directory_iterator();
-       it.increment(ec)) {
-    ++count;
-  }
-  return count;
-}
-
-std::filesystem::path only_report(const std::filesystem::path& folder) {
-  std::vector<std::filesystem::path> found;
-  for (const auto& entry : std::filesystem::directory_iterator(folder)) {
-    found.push_back(entry.path());
-  }
-  REQUIRE(found.size() == 1);
-  return found[0];
-}
-
-bool validates(const std::filesystem::path& report) {
-  const auto result = run_command({"/usr/bin/python3", std::string(PROBE_SOURCE_DIR) + "/tests/schema/validate.py",
-                                   std::string(PROBE_SOURCE_DIR) + "/reports/schema.json", report.string()});
-  INFO(result.out << result.err);
-  return result.exit_code == 0;
-}
 
 Target tcp_target(const std::string& address, std::uint16_t port) {
   Target target;
@@ -92,9 +63,9 @@ TEST_CASE("the engine measures every endpoint of every target and gives its desc
   Target bogon = tcp_target("10.1.2.3", 443);  // not allowed: listed, never connected to
   targets.push_back(bogon);
 
-  const std::size_t fds_before = entries("/proc/self/fd");
+  const std::size_t fds_before = count_entries("/proc/self/fd");
   const auto results = measure(targets, settings, EventLoop::now());
-  CHECK(entries("/proc/self/fd") == fds_before);
+  CHECK(count_entries("/proc/self/fd") == fds_before);
   REQUIRE(results.size() == 5);
   const auto& closed = results[0].paths.at("direct").endpoints.at(0);
   CHECK(closed.tcp->failure->str() == "connection_refused");
@@ -134,36 +105,13 @@ TEST_CASE("300 addresses that never answer finish in one timeout, on one thread"
                               " --no-system-resolver --resolver 10.255.0.53 --timeout 2 --concurrency 1000"
                               " --allow-bogon 198.18.0.0/15";
   const std::vector<std::string> args = {"unshare", "-n", "sh", "-c", command};
-  std::vector<char*> argv;
-  for (const auto& arg : args) {
-    argv.push_back(const_cast<char*>(arg.c_str()));
-  }
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-  const auto start = std::chrono::steady_clock::now();
-  pid_t pid = 0;
-  REQUIRE(posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ) == 0);
-  posix_spawn_file_actions_destroy(&actions);
-  std::size_t most = 0;
-  int status = 0;
-  while (waitpid(pid, &status, WNOHANG) == 0) {
-    // After exec the spawned process is the probe; count its threads while it runs.
-    std::ifstream comm("/proc/" + std::to_string(pid) + "/comm");
-    std::string name;
-    std::getline(comm, name);
-    if (name == "probe") {
-      most = std::max(most, entries("/proc/" + std::to_string(pid) + "/task"));
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  REQUIRE(WIFEXITED(status));
-  REQUIRE(WEXITSTATUS(status) == 0);
-  CHECK(seconds < 3.0);
-  CHECK(most == 1);
-  CHECK(validates(only_report(out)));
+  // After exec the spawned process is the probe; only its threads count.
+  const auto run = run_sampling_threads(args, "probe");
+  REQUIRE(run.exited);
+  REQUIRE(run.exit_code == 0);
+  CHECK(run.seconds < 3.0);
+  CHECK(run.max_threads == 1);
+  CHECK(validates({only_report(out).string()}));
   const json report = json::parse(read_file(only_report(out)));
   REQUIRE(report["results"].size() == 300);
   for (const auto& result : report["results"]) {
@@ -191,7 +139,7 @@ TEST_CASE("the CA store is read once per run, and never /etc/ssl/certs", "[engin
                                    "--targets", list.string(), "--out", out, "--no-system-resolver", "--resolver",
                                    "127.0.0.1:9", "--allow-bogon", "127.0.0.0/8", "--ca-file", fixture.ca_file()});
   REQUIRE(result.exit_code == 0);
-  CHECK(validates(only_report(out)));
+  CHECK(validates({only_report(out).string()}));
   const json report = json::parse(read_file(only_report(out)));
   int handshakes = 0;
   for (const auto& target : report["results"]) {

@@ -1,9 +1,5 @@
 #include <catch2/catch.hpp>
 
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include "net/curl_multi.hpp"
 #include "net/event_loop.hpp"
 #include "core/digest.hpp"
@@ -12,8 +8,10 @@
 #include "steps/tcp_connect.hpp"
 #include "steps/tls_http.hpp"
 #include "support/net_fixture.hpp"
+#include "support/ports.hpp"
 
 using namespace probe;
+using probe::test::closed_udp_port;
 using probe::test::NetFixture;
 
 namespace {
@@ -240,14 +238,5 @@ TEST_CASE("STUN: a binding response, a wrong transaction id, silence, a closed p
   const StepTiming silent = stun_to(fixture.port("stun_silent"));
   CHECK(failure_of(silent) == "generic_timeout_error");
   CHECK(silent.duration_ms >= 1100);
-  // A UDP port with nothing bound answers with ICMP port unreachable.
-  const int fd = socket(AF_INET, SOCK_DGRAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-  socklen_t length = sizeof address;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  close(fd);
-  CHECK(failure_of(stun_to(ntohs(address.sin_port))) == "connection_refused");
+  CHECK(failure_of(stun_to(closed_udp_port())) == "connection_refused");
 }
