@@ -1,7 +1,5 @@
 #include "steps/stun.hpp"
 
-#include "net/socket_address.hpp"
-
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/random.h>
@@ -13,6 +11,9 @@
 #include <cstring>
 #include <memory>
 
+#include "net/socket_address.hpp"
+#include "steps/socket_step.hpp"
+
 namespace probe {
 
 namespace {
@@ -20,38 +21,10 @@ namespace {
 constexpr std::uint32_t k_magic_cookie = 0x2112A442;
 constexpr Millis k_retransmit{500};
 
-struct StunAttempt : std::enable_shared_from_this<StunAttempt> {
-  EventLoop& loop;
-  int fd = -1;
+struct StunAttempt : SocketStep<StepTiming>, std::enable_shared_from_this<StunAttempt> {
   std::array<unsigned char, 20> request{};
-  std::optional<EventLoop::TimerId> deadline;
-  std::optional<EventLoop::TimerId> resend;
-  MonoTime started;
-  StepTiming observation;
-  std::function<void(StepTiming)> done;
 
-  explicit StunAttempt(EventLoop& event_loop) : loop(event_loop) {}
-
-  void finish(std::optional<FailureInfo> failure) {
-    for (auto* timer : {&deadline, &resend}) {
-      if (*timer) {
-        loop.cancel_timer(**timer);
-        timer->reset();
-      }
-    }
-    if (fd >= 0) {
-      loop.unwatch(fd);
-      ::close(fd);
-      fd = -1;
-    }
-    observation.failure = std::move(failure);
-    observation.duration_ms = ms_between(started, EventLoop::now());
-    auto callback = std::move(done);
-    done = nullptr;
-    if (callback) {
-      callback(observation);
-    }
-  }
+  using SocketStep::SocketStep;
 
   bool send_request() {
     if (::send(fd, request.data(), request.size(), 0) < 0) {
@@ -84,13 +57,8 @@ struct StunAttempt : std::enable_shared_from_this<StunAttempt> {
 
 void start_stun(EventLoop& loop, const std::string& address, std::uint16_t port, Millis timeout,
                 MonoTime run_start, std::function<void(StepTiming)> done) {
-  auto attempt = std::make_shared<StunAttempt>(loop);
-  attempt->done = std::move(done);
-  attempt->started = EventLoop::now();
-  attempt->observation.t0_ms = ms_between(run_start, attempt->started);
-  const auto fail_soon = [&loop, attempt](FailureInfo failure) {
-    loop.add_timer(Millis(0), [attempt, failure]() { attempt->finish(failure); });
-  };
+  auto attempt = std::make_shared<StunAttempt>(loop, run_start, std::move(done));
+  const auto fail_soon = [&attempt](FailureInfo failure) { StunAttempt::finish_soon(attempt, failure); };
 
   const auto target = socket_address(address, port);
   if (!target) {

@@ -1,7 +1,5 @@
 #include "steps/tcp_connect.hpp"
 
-#include "net/socket_address.hpp"
-
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -9,54 +7,22 @@
 #include <cstring>
 #include <memory>
 
+#include "net/socket_address.hpp"
+#include "steps/socket_step.hpp"
+
 namespace probe {
 
 namespace {
 
-// One connect attempt; owns its socket and its timer until it reports.
-struct Attempt : std::enable_shared_from_this<Attempt> {
-  EventLoop& loop;
-  int fd = -1;
-  std::optional<EventLoop::TimerId> timer;
-  MonoTime started;
-  TcpObservation observation;
-  std::function<void(TcpObservation)> done;
-
-  explicit Attempt(EventLoop& event_loop) : loop(event_loop) {}
-
-  void finish(std::optional<FailureInfo> failure) {
-    if (timer) {
-      loop.cancel_timer(*timer);
-      timer.reset();
-    }
-    if (fd >= 0) {
-      loop.unwatch(fd);
-      ::close(fd);
-      fd = -1;
-    }
-    observation.failure = std::move(failure);
-    observation.duration_ms = ms_between(started, EventLoop::now());
-    auto callback = std::move(done);
-    done = nullptr;
-    if (callback) {
-      callback(std::move(observation));
-    }
-  }
-};
+using Attempt = SocketStep<TcpObservation>;
 
 }  // namespace
 
 void start_tcp_connect(EventLoop& loop, const std::string& address, std::uint16_t port, Millis timeout,
                        MonoTime run_start, std::function<void(TcpObservation)> done) {
-  auto attempt = std::make_shared<Attempt>(loop);
-  attempt->done = std::move(done);
-  attempt->started = EventLoop::now();
-  attempt->observation.t0_ms = ms_between(run_start, attempt->started);
-
-  // Failures found before the connect is under way are reported from the loop too, so callers
-  // never see their callback run inside the call that started it.
-  const auto report_soon = [&loop, attempt](std::optional<FailureInfo> failure) {
-    loop.add_timer(Millis(0), [attempt, failure]() { attempt->finish(failure); });
+  auto attempt = std::make_shared<Attempt>(loop, run_start, std::move(done));
+  const auto report_soon = [&attempt](std::optional<FailureInfo> failure) {
+    Attempt::finish_soon(attempt, std::move(failure));
   };
   const auto target = socket_address(address, port);
   if (!target) {
@@ -76,8 +42,8 @@ void start_tcp_connect(EventLoop& loop, const std::string& address, std::uint16_
     report_soon(failure_from_errno(errno));
     return;
   }
-  attempt->timer = loop.add_timer(timeout, [attempt]() {
-    attempt->timer.reset();
+  attempt->deadline = loop.add_timer(timeout, [attempt]() {
+    attempt->deadline.reset();
     attempt->finish(FailureInfo{Failure::generic_timeout_error, ""});
   });
   loop.watch(attempt->fd, EventLoop::k_writable, [attempt](int fd, std::uint32_t) {
