@@ -110,8 +110,10 @@ int run(const RunOptions& options) {
   const auto path = write_report(report, options.out);
   std::size_t queries = 0;
   std::size_t failed = 0;
+  std::size_t endpoints = 0;
   for (const auto& result : report.results) {
     for (const auto& [name, observations] : result.paths) {
+      endpoints += observations.endpoints.size();
       for (const auto& query : observations.queries) {
         ++queries;
         failed += query.failure ? 1 : 0;
@@ -119,12 +121,6 @@ int run(const RunOptions& options) {
     }
   }
   const double seconds = std::chrono::duration<double>(EventLoop::now() - run_start).count();
-  std::size_t endpoints = 0;
-  for (const auto& result : report.results) {
-    for (const auto& [name, observations] : result.paths) {
-      endpoints += observations.endpoints.size();
-    }
-  }
   spdlog::info("{} targets, {} DNS queries ({} failed), {} endpoints in {:.1f} s", report.results.size(), queries,
                failed, endpoints, seconds);
   std::cout << path.string() << "\n";
