@@ -119,7 +119,7 @@ TEST_CASE("300 addresses that never answer finish in one timeout, on one thread"
   }
 }
 
-TEST_CASE("the CA store is read once per run, and never /etc/ssl/certs", "[engine][ca]") {
+TEST_CASE("50 handshakes read the CA store once, never /etc/ssl/certs, and start no thread", "[engine][ca]") {
   if (run_command({"strace", "-V"}).exit_code != 0) {
     WARN("skipped: strace is not installed");
     return;
@@ -135,7 +135,7 @@ TEST_CASE("the CA store is read once per run, and never /etc/ssl/certs", "[engin
   const std::string trace = (dir.path() / "trace").string();
   const std::string out = (dir.path() / "reports").string();
   // LeakSanitizer cannot run under ptrace: turn it off for this one run of a sanitizer build.
-  const auto result = run_command({"env", "ASAN_OPTIONS=detect_leaks=0", "strace", "-f", "-e", "trace=openat", "-o", trace, PROBE_BINARY, "-q", "run",
+  const auto result = run_command({"env", "ASAN_OPTIONS=detect_leaks=0", "strace", "-f", "-e", "trace=openat,clone,clone3", "-o", trace, PROBE_BINARY, "-q", "run",
                                    "--targets", list.string(), "--out", out, "--no-system-resolver", "--resolver",
                                    "127.0.0.1:9", "--allow-bogon", "127.0.0.0/8", "--ca-file", fixture.ca_file()});
   REQUIRE(result.exit_code == 0);
@@ -151,6 +151,7 @@ TEST_CASE("the CA store is read once per run, and never /etc/ssl/certs", "[engin
   std::string line;
   int bundle_reads = 0;
   int system_certs = 0;
+  int threads_started = 0;
   while (std::getline(in, line)) {
     if (line.find("probe-ca-") != std::string::npos && line.find("O_RDONLY") != std::string::npos &&
         line.find("O_CREAT") == std::string::npos) {
@@ -159,7 +160,11 @@ TEST_CASE("the CA store is read once per run, and never /etc/ssl/certs", "[engin
     if (line.find("/etc/ssl/certs") != std::string::npos) {
       ++system_certs;
     }
+    if (line.find("clone") != std::string::npos) {
+      ++threads_started;  // curl's threaded resolver would start one per transfer
+    }
   }
   CHECK(bundle_reads == 1);
   CHECK(system_certs == 0);
+  CHECK(threads_started == 0);
 }
