@@ -39,6 +39,22 @@ std::optional<std::string> non_empty(const std::string& text) {
   return text.empty() ? std::nullopt : std::optional<std::string>(text);
 }
 
+// Parses every value of a repeatable flag; the first bad one is a usage error naming flag and value.
+template <typename Value>
+std::vector<Value> parse_each(const std::vector<std::string>& texts, const std::string& flag,
+                              std::optional<Value> (*parse)(std::string_view, std::string*)) {
+  std::vector<Value> out;
+  for (const std::string& text : texts) {
+    std::string problem;
+    auto value = parse(text, &problem);
+    if (!value) {
+      throw UserError(exit_code::k_usage, flag + " '" + text + "': " + problem);
+    }
+    out.push_back(std::move(*value));
+  }
+  return out;
+}
+
 // File names only: a full path could name the local user.
 std::vector<std::string> ca_file_names(const std::vector<std::string>& files) {
   std::vector<std::string> names;
@@ -58,25 +74,12 @@ int run(const RunOptions& options) {
   settings.concurrency = options.concurrency;
   settings.ca_files = options.ca_files;
   settings.user_agent = options.user_agent;
-  for (const std::string& text : options.allow_bogon) {
-    std::string problem;
-    const auto cidr = parse_cidr(text, &problem);
-    if (!cidr) {
-      throw UserError(exit_code::k_usage, "--allow-bogon '" + text + "': " + problem);
-    }
-    settings.allow_bogon.push_back(*cidr);
-  }
+  settings.allow_bogon = parse_each(options.allow_bogon, "--allow-bogon", &parse_cidr);
   if (!options.no_system_resolver) {
     settings.resolvers = system_resolvers(options.resolv_conf);
   }
-  for (const std::string& text : options.resolvers) {
-    std::string problem;
-    const auto spec = parse_resolver(text, &problem);
-    if (!spec) {
-      throw UserError(exit_code::k_usage, "--resolver '" + text + "': " + problem);
-    }
-    settings.resolvers.push_back(*spec);
-  }
+  const auto given = parse_each(options.resolvers, "--resolver", &parse_resolver);
+  settings.resolvers.insert(settings.resolvers.end(), given.begin(), given.end());
   if (settings.resolvers.empty()) {
     throw UserError(exit_code::k_usage, "no resolver to ask: give --resolver, or allow the system resolver");
   }

@@ -10,12 +10,14 @@
 #include "net/event_loop.hpp"
 #include "steps/tls_http.hpp"
 #include "support/net_fixture.hpp"
+#include "support/reports.hpp"
 #include "support/run_command.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace probe;
 using nlohmann::json;
 using probe::test::NetFixture;
+using probe::test::only_report;
 using probe::test::read_file;
 using probe::test::run_command;
 using probe::test::TempDir;
@@ -57,10 +59,7 @@ TEST_CASE("no route is network_unreachable, an unanswered neighbour host_unreach
   const auto result = run_command({"unshare", "-n", "sh", "-c", command});
   INFO(result.err);
   REQUIRE(result.exit_code == 0);
-  std::filesystem::path report_path;
-  for (const auto& entry : std::filesystem::directory_iterator(out)) {
-    report_path = entry.path();
-  }
+  const auto report_path = only_report(out);
   const json report = json::parse(read_file(report_path));
   std::map<std::string, std::string> failures;
   for (const auto& target : report["results"]) {
