@@ -15,6 +15,7 @@
 #include "core/error.hpp"
 #include "core/exit_codes.hpp"
 #include "dns/dns_message.hpp"
+#include "net/stream_connect.hpp"
 #include "targets/host.hpp"
 
 namespace probe {
@@ -220,9 +221,18 @@ struct DnsResolver::Impl {
   // With its own socket functions set, c-ares 1.18 skips its socket set-up (non-blocking mode,
   // close-on-exec, ares_set_local_dev): whatever a socket needs is done here.
   static ares_socket_t sock_open(int domain, int type, int protocol, void* data) {
+    auto* self = static_cast<Impl*>(data);
     const int fd = ::socket(domain, type | SOCK_CLOEXEC | SOCK_NONBLOCK, protocol);
     if (fd < 0) {
-      static_cast<Impl*>(data)->last_errno = errno;
+      self->last_errno = errno;
+      return ARES_SOCKET_BAD;
+    }
+    if (!self->spec.bind_device.empty()) {
+      if (const int error = bind_to_device(fd, self->spec.bind_device); error != 0) {
+        self->last_errno = error;
+        ::close(fd);
+        return ARES_SOCKET_BAD;
+      }
     }
     return fd;
   }

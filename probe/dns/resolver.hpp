@@ -19,6 +19,7 @@ struct ResolverSpec {
   std::string address;  // IP literal
   std::uint16_t port = 53;
   bool system = false;  // listed in resolv.conf, as opposed to given with --resolver
+  std::string bind_device;  // when not empty, queries leave by this interface (an interface path)
 
   // "system:192.0.2.53:53" or "192.0.2.53:53" ("[2001:db8::53]:53" for IPv6).
   std::string label() const;
@@ -38,23 +39,37 @@ struct DnsSettings {
   std::size_t raw_cap = 4096;  // raw replies longer than this are stored cut, and say so
 };
 
-// Sends A/AAAA queries to one server through c-ares, driven by the run's event loop, and turns
-// each reply (or its absence) into a DnsQuery observation with a failure string.
-class DnsResolver {
+// One source of DNS answers for a path: a UDP server through c-ares, DNS over TCP through a proxy
+// tunnel, DoH. Each query becomes a DnsQuery observation with a failure string.
+class Resolver {
 public:
   using Callback = std::function<void(DnsQuery)>;
 
-  DnsResolver(EventLoop& loop, ResolverSpec spec, const DnsSettings& settings, const BogonTable& bogons,
-              MonoTime run_start);
-  ~DnsResolver();
-  DnsResolver(const DnsResolver&) = delete;
-  DnsResolver& operator=(const DnsResolver&) = delete;
+  virtual ~Resolver() = default;
 
   // `type` is k_type_a or k_type_aaaa. `bogon_expected`: the name's normal answer is a
   // special-purpose address (answers are still flagged, but that is not a failure). The callback
   // runs exactly once, from the event loop (or from the destructor, with failure "interrupted",
-  // if the resolver goes away first).
-  void query(const std::string& name, std::uint16_t type, bool bogon_expected, Callback callback);
+  // if the resolver goes away first), never from inside this call.
+  virtual void query(const std::string& name, std::uint16_t type, bool bogon_expected, Callback callback) = 0;
+
+  // What DnsQuery::resolver says for this resolver's queries.
+  virtual std::string label() const = 0;
+};
+
+// Sends A/AAAA queries to one server through c-ares, driven by the run's event loop, and turns
+// each reply (or its absence) into a DnsQuery observation with a failure string.
+class DnsResolver : public Resolver {
+public:
+
+  DnsResolver(EventLoop& loop, ResolverSpec spec, const DnsSettings& settings, const BogonTable& bogons,
+              MonoTime run_start);
+  ~DnsResolver() override;
+  DnsResolver(const DnsResolver&) = delete;
+  DnsResolver& operator=(const DnsResolver&) = delete;
+
+  void query(const std::string& name, std::uint16_t type, bool bogon_expected, Callback callback) override;
+  std::string label() const override { return m_spec.label(); }
 
   const ResolverSpec& spec() const { return m_spec; }
 

@@ -104,7 +104,7 @@ public:
       for (const auto& resolver : m_resolvers) {
         for (const std::uint16_t type : {k_type_a, k_type_aaaa}) {
           ++m_pending_queries[i];
-          DnsResolver* channel = resolver.get();
+          Resolver* channel = resolver.get();
           m_scheduler.add([this, i, channel, type](std::function<void()> done) {
             const Target& target = m_targets[i];
             channel->query(target.host, type, target.bogon_expected, [this, i, done](DnsQuery query) {
@@ -191,7 +191,7 @@ private:
                  });
       return;
     }
-    start_tcp_connect(m_loop, endpoint.address, endpoint.port, timeout, m_run_start,
+    start_tcp_connect(m_direct_connector, endpoint.address, endpoint.port, timeout, m_run_start,
                       [this, i, index, done](TcpObservation tcp) {
                         const bool connected = !tcp.failure;
                         endpoint_at(i, index).tcp = std::move(tcp);
@@ -231,8 +231,9 @@ private:
   EventLoop m_loop;
   Scheduler m_scheduler;
   CurlMulti m_curl;
+  StreamConnector m_direct_connector = plain_connector(m_loop);
   std::unique_ptr<CaBundle> m_ca_bundle;
-  std::vector<std::unique_ptr<DnsResolver>> m_resolvers;
+  std::vector<std::unique_ptr<Resolver>> m_resolvers;
   std::vector<TargetResult> m_results;
   std::vector<std::size_t> m_pending_queries;
   bool m_ipv6_routed = false;

@@ -21,7 +21,7 @@ std::string failure_of(const StepTiming& step) { return step.failure ? step.fail
 TcpObservation connect_to(std::uint16_t port, Millis timeout = Millis(1000), const std::string& address = "127.0.0.1") {
   EventLoop loop;
   TcpObservation out;
-  start_tcp_connect(loop, address, port, timeout, EventLoop::now(), [&](TcpObservation tcp) { out = tcp; });
+  start_tcp_connect(plain_connector(loop), address, port, timeout, EventLoop::now(), [&](TcpObservation tcp) { out = tcp; });
   loop.run();
   return out;
 }
