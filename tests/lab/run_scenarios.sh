@@ -251,17 +251,18 @@ expect_http_blockpage() {
 
 # The censor shapes what it sends to the client: slower, but everything works.
 expect_throttled() {
-  local qd sent over slowest
+  local qd sent over dropped slowest
   common_checks ""
   check_no_http_blockpage
   qd=$(ip netns exec plab-censor tc -s qdisc show dev cl0)
   sent=$(echo "$qd" | awk '$1 == "Sent" {print $2; exit}')
   over=$(echo "$qd" | sed -n 's/.*overlimits \([0-9]*\).*/\1/p' | head -1)
+  dropped=$(echo "$qd" | sed -n 's/.*dropped \([0-9]*\).*/\1/p' | head -1)
   check_lines "$(echo "$qd" | grep -q '^qdisc tbf ' || echo "no tbf qdisc on the censor's cl0: $qd")" \
     "tc tbf installed on the censor's cl0"
   slowest=$(jq '[.results[].paths.direct.endpoints[]?.tls.duration_ms // empty] | max | round' "$report")
   check_lines "$( (( ${sent:-0} > 0 )) || echo "the tbf qdisc carried nothing: $qd")" \
-    "the probe's traffic went through the shaper ($sent bytes, $over packets over the rate, slowest TLS handshake $slowest ms)"
+    "the probe's traffic went through the shaper ($sent bytes, $over packets over the rate, $dropped dropped, slowest TLS handshake $slowest ms)"
 }
 
 run_scenario() {
