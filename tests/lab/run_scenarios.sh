@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Lab tests: for each scenario, bring the lab up, run the probe with the shipped targets/ in
-# the client namespace over the direct path, and check per host which step failed with which failure
-# string; then bring the lab down and check that nothing is left. Finally, a crashed `up` (SIGKILL in
-# the middle) must be cleaned by `down`.
+# Lab tests: for each scenario, bring the lab up, run the probe with the shipped targets/ (plus one
+# plain http:// URL when the lists have no http target) in the client namespace over the direct path,
+# and check per host which step failed with which failure string; then bring the lab down and check
+# that nothing is left and that the root namespace and the machine are exactly as before the first
+# `up` (links, addresses, routes, rules, iptables/nftables, /etc/netns, /run/netns and its mount,
+# net.* sysctls, server processes). Finally, a crashed `up` (SIGKILL in the middle) must be cleaned
+# by `down`, to the same state.
 #
 #   tests/lab/run_scenarios.sh [SCENARIO...]      (default: every scenario of `scripts/lab list`)
 #
@@ -12,18 +15,24 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 LAB=$ROOT/scripts/lab
 PROBE=${PROBE:-$ROOT/build/probe}
 TARGETS=$ROOT/targets
-STATE=/run/probe-lab
 NS=(plab-client plab-censor plab-vpn plab-net)
+CLIENT_ADDR=10.77.1.2
 start=$(date +%s.%N)
 
 skip() { echo "SKIP: $*"; exit 77; }
 [[ $(id -u) == 0 ]] || skip "not root (the lab needs network namespaces and iptables)"
-for t in ip iptables dnsmasq nginx microsocks tinyproxy turnserver openssl jq setsid flock ss; do
+for t in ip iptables ip6tables iptables-save ip6tables-save nft tc sysctl mountpoint dnsmasq nginx \
+         microsocks tinyproxy turnserver openssl jq setsid flock ss; do
   command -v "$t" >/dev/null || skip "$t is not installed"
 done
 [[ -x "$PROBE" ]] || skip "no probe binary at $PROBE (make -C $ROOT/build probe)"
 unshare --net true 2>/dev/null || skip "cannot create network namespaces here"
 ip netns list >/dev/null 2>&1 || skip "ip netns does not work here"
+
+# PLAB_STATE, PLAB_BLOCKPAGE, PLAB_BLOCKPAGE_TITLE, PLAB_LIAR_DNS, ... (scripts/lab env)
+eval "$("$LAB" env)"
+STATE=$PLAB_STATE
+ROOT_MARK=$STATE.root-state
 
 tmp=$(mktemp -d)
 failures=0
@@ -40,6 +49,10 @@ check() {
   out=$(jq -r "$1" "$report") || { fail "$2 (jq error)"; return; }
   if [[ -z "$out" ]]; then ok "$2"; else fail "$2:"; echo "$out" | head -20 | sed 's/^/      /'; fi
 }
+# check_lines OUTPUT DESCRIPTION: same for a shell check's output
+check_lines() {
+  if [[ -z "$1" ]]; then ok "$2"; else fail "$2:"; echo "$1" | head -20 | sed 's/^/      /'; fi
+}
 
 # The processes, namespaces and files of the lab; after `down` none may remain.
 snapshot_pids() {
@@ -52,39 +65,106 @@ check_clean() { # PIDS...
   local left="" p ns
   for ns in "${NS[@]}"; do ip netns list | awk '{print $1}' | grep -qx "$ns" && left+=" netns:$ns"; done
   for p in "$@"; do alive "$p" && left+=" pid:$p($(tr '\0' ' ' < /proc/"$p"/cmdline | cut -c1-40))"; done
-  for f in /etc/netns/plab-client /etc/netns/plab-censor /etc/netns/plab-vpn /etc/netns/plab-net "$STATE"; do
+  for f in /etc/netns/plab-client /etc/netns/plab-censor /etc/netns/plab-vpn /etc/netns/plab-net "$STATE" "$ROOT_MARK"; do
     [[ -e "$f" ]] && left+=" file:$f"
   done
   if [[ -z "$left" ]]; then ok "down left nothing behind"; else fail "left behind after down:$left"; fi
 }
 
+# What `up` could change in the root namespace and on the machine, normalised (no counters, mount ids,
+# lifetimes or times). sysctls: every net.* key of the first snapshot (keys that appear later come
+# from modules loaded on demand, which stay loaded; nf_conntrack_count moves by itself).
+sysctl_snapshot() {
+  sysctl -a 2>/dev/null | grep -E '^net\.' | grep -vE '^net\.netfilter\.nf_conntrack_count ' > "$tmp/sysctl-now"
+  [[ -f "$tmp/sysctl-keys" ]] || awk '{print $1}' "$tmp/sysctl-now" > "$tmp/sysctl-keys"
+  awk 'NR == FNR { k[$1]; next } $1 in k' "$tmp/sysctl-keys" "$tmp/sysctl-now"
+}
+root_snapshot() (
+  set +e +o pipefail
+  echo "## ip -o link"; ip -o link
+  echo "## ip -o addr"; ip -o addr | sed -E 's/(valid|preferred)_lft [^ ]+//g'
+  echo "## ip route show table all"; ip route show table all
+  echo "## ip rule"; ip rule
+  echo "## ip -6 route show table all"; ip -6 route show table all | sed -E 's/expires [^ ]+//g'
+  echo "## ip -6 rule"; ip -6 rule
+  echo "## ip netns"; ip netns list 2>&1; ip netns list-id 2>&1
+  echo "## iptables-save"; iptables-save 2>&1 | grep -v '^#' | sed 's/\[[0-9:]*\]//'
+  echo "## ip6tables-save"; ip6tables-save 2>&1 | grep -v '^#' | sed 's/\[[0-9:]*\]//'
+  echo "## nft list ruleset"; nft list ruleset 2>&1
+  echo "## files"; ls -la --time-style=+ /etc/netns /run/netns "$STATE" "$ROOT_MARK" 2>&1
+  echo "## netns mounts"
+  grep netns /proc/self/mountinfo | cut -d' ' -f3- | sed -E 's/(shared|master|propagate_from):[0-9]+/\1/g'
+  echo "## sysctl net.*"; sysctl_snapshot
+  echo "## processes"
+  # (not zombies: an exited server whose parent, init here, has not reaped it yet holds nothing)
+  ps -eo pid=,stat=,comm=,args= | awk '$2 !~ /^Z/ && $3 ~ /^(dnsmasq|nginx|microsocks|tinyproxy|turnserver)$/'
+)
+check_root_state() { # WHEN
+  root_snapshot > "$tmp/root-now"
+  if diff -u "$tmp/root-before" "$tmp/root-now" > "$tmp/root-diff"; then
+    ok "root namespace and machine as before the first up ($1)"
+  else
+    fail "root namespace or machine changed ($1):"; head -60 "$tmp/root-diff" | sed 's/^/      /'
+  fi
+}
+
+# The shipped lists may have no plain http:// target; then one ad hoc URL on a lab host (the first
+# https host of the first list) stands for them, so that every scenario also measures plain HTTP.
+mapfile -t target_files < <(find "$TARGETS" -maxdepth 1 -name '*.json' | LC_ALL=C sort)
+n_targets=$(jq -s '[.[].targets | length] | add' "${target_files[@]}")
+n_http=$(jq -s '[.[].targets[] | select(.kind == "http")] | length' "${target_files[@]}")
+PROBE_EXTRA=()
+if [[ $n_http == 0 ]]; then
+  http_host=$(jq -r '.targets[] | select(.kind == "https" and (.bogon_expected // false | not)) | .host' \
+    "${target_files[0]}" | head -1)
+  [[ -n "$http_host" ]] || { echo "FAIL: no https host in ${target_files[0]} to build an http:// URL"; exit 1; }
+  PROBE_EXTRA=(--url "http://$http_host/")
+  n_targets=$((n_targets + 1)); n_http=1
+fi
+# host -> app of its first list (an ad hoc URL's result has app "adhoc": it counts for its host's app)
+hostapp=$(jq -cs '[.[] | .app as $a | .targets[] | {key: .host, value: $a}] | reverse | from_entries' \
+  "${target_files[@]}")
+
 # Common jq definitions: endpoints of the direct path, per app and kind.
 JQ_DEFS='
-def eps: .results[] | . as $r | .paths.direct.endpoints[]? | {app: $r.app, host: $r.host, kind: $r.kind, e: .};
+def hostapp: '"$hostapp"';
+def eps: .results[] | . as $r | .paths.direct.endpoints[]? |
+  {app: (hostapp[$r.host] // $r.app), host: $r.host, kind: $r.kind, e: .};
 def fails: [.. | objects | select(has("failure")) | .failure | select(. != null)];
 def show: "\(.host) \(.kind) \(.e.address): \(.e | tojson)";
+def blockpage_title: "'"$PLAB_BLOCKPAGE_TITLE"'";
 '
 
-# Checks shared by every scenario: every target was measured; every A query of the system resolver
-# answered with the lab address (these scenarios do not touch DNS); endpoints of the apps not blocked
-# succeed at every step.
-common_checks() { # BLOCKED_APP (or "")
-  local blocked=$1 n_targets
-  n_targets=$(jq -s '[.[].targets | length] | add' "$TARGETS"/*.json)
+check_count() {
   check "if (.results | length) != $n_targets then \"\(.results | length) results, want $n_targets\" else empty end" \
     "one result per target ($n_targets)"
+}
+check_a_answered() {
   check "$JQ_DEFS"'.results[] | .host as $h | [.paths.direct.queries[] | select(.type == "A")] as $q |
       if ($q | length) == 0 then "\($h): no A query"
       else $q[] | select(.failure != null or ([.answers[].value] | length) == 0) | "\($h): \(tojson)" end' \
     "every host's A query answered"
-  local hostmap
+}
+check_endpoints_exist() {
+  check "$JQ_DEFS"'.results[] | select(.kind != "dns" and ((.paths.direct.endpoints // []) | length) == 0) | "\(.host) \(.kind): no endpoint"' \
+    "every non-dns target has an endpoint"
+  check "$JQ_DEFS"'[eps | select(.kind == "http")] | if length < '"$n_http"' then "\(length) http endpoints, want '"$n_http"'" else empty end' \
+    "plain http targets measured ($n_http)"
+}
+
+# Checks shared by the scenarios that do not touch DNS: every target was measured; every A query of
+# the system resolver answered with the lab address; endpoints of the apps not blocked succeed at
+# every step; no https or tls endpoint ever reaches the blockpage server.
+common_checks() { # BLOCKED_APP (or "")
+  local blocked=$1 hostmap
+  check_count
+  check_a_answered
   hostmap=$(awk -F'\t' '{printf "%s\"%s\":\"%s\"", (NR>1?",":""), $2, $3}' "$STATE/hosts.tsv")
   check ".results[] | . as \$r | ({$hostmap}[\$r.host]) as \$want |
       [.paths.direct.queries[] | select(.type == \"A\") | .answers[].value] as \$got |
       select(\$got != [\$want]) | \"\(\$r.host): got \(\$got), want \(\$want)\"" \
     "A answers are the lab addresses"
-  check "$JQ_DEFS"'.results[] | select(.kind != "dns" and ((.paths.direct.endpoints // []) | length) == 0) | "\(.host) \(.kind): no endpoint"' \
-    "every non-dns target has an endpoint"
+  check_endpoints_exist
   check "$JQ_DEFS"'eps | select(.app != "'"$blocked"'") | select((.e | fails | length) > 0) | show' \
     "apps not blocked: no step failed"
   check "$JQ_DEFS"'eps | select(.app != "'"$blocked"'" and (.kind == "https" or .kind == "http")) |
@@ -93,12 +173,19 @@ common_checks() { # BLOCKED_APP (or "")
   check "$JQ_DEFS"'eps | select(.app != "'"$blocked"'" and (.kind == "https" or .kind == "tls")) |
       select(.e.tls == null or .e.tls.failure != null) | show' \
     "apps not blocked: every TLS handshake done (tls.failure == null)"
+  check "$JQ_DEFS"'eps | select(.kind != "http") | select(.e.address == "'"$PLAB_BLOCKPAGE"'" or .e.http.title == blockpage_title) | show' \
+    "no https/tls endpoint reached the blockpage server"
+}
+check_no_http_blockpage() {
+  check "$JQ_DEFS"'eps | select(.kind == "http" and .e.http != null) | select(.e.http.title == blockpage_title) | show' \
+    "plain http: the site's own page, not the blockpage"
 }
 
-expect_open() { common_checks ""; }
+expect_open() { common_checks ""; check_no_http_blockpage; }
 
 expect_ip_blackhole() {
   common_checks twitter
+  check_no_http_blockpage
   check "$JQ_DEFS"'[eps | select(.app == "twitter")] | if length == 0 then "no twitter endpoints" else empty end' \
     "twitter endpoints measured"
   check "$JQ_DEFS"'eps | select(.app == "twitter") | select(.e.tcp == null or .e.tcp.failure != "generic_timeout_error") | show' \
@@ -109,6 +196,7 @@ expect_ip_blackhole() {
 
 expect_sni_reset() {
   common_checks signal
+  check_no_http_blockpage
   check "$JQ_DEFS"'[eps | select(.app == "signal")] | if length == 0 then "no signal endpoints" else empty end' \
     "signal endpoints measured"
   check "$JQ_DEFS"'eps | select(.app == "signal") | select(.e.tcp == null or .e.tcp.failure != null) | show' \
@@ -120,51 +208,116 @@ expect_sni_reset() {
     "signal: no HTTP status after the reset"
 }
 
+# Every resolver of the direct path lies: the censor DNATs port 53 to its resolver.
+expect_dns_hijack() {
+  local bp=$PLAB_BLOCKPAGE out
+  check_count
+  check_a_answered
+  check '.results[] | .host as $h | [.paths.direct.queries[] | select(.type == "A") | .answers[].value] |
+      select(. != ["'"$bp"'"]) | "\($h): got \(.)"' \
+    "every A answer is the blockpage address $bp"
+  check '.results[] | .host as $h | .paths.direct.queries[] | select(.type == "AAAA") |
+      select(.rcode != "NOERROR" or (.answers | length) > 0) | "\($h): \(tojson)"' \
+    "every AAAA answer is empty NOERROR"
+  check_endpoints_exist
+  check "$JQ_DEFS"'eps | select(.e.address != "'"$bp"'") | show' "every endpoint is the blockpage address"
+  check "$JQ_DEFS"'eps | select(.kind == "https" or .kind == "tls") |
+      select(.e.tcp == null or .e.tcp.failure != null or .e.tls == null or .e.tls.failure != "ssl_unknown_authority") | show' \
+    "https/tls: tcp ok, tls.failure == ssl_unknown_authority (censor CA not trusted)"
+  check "$JQ_DEFS"'eps | select(.kind == "https" or .kind == "tls") |
+      select((.e.tls.chain[0].issuer // "") | startswith("CN=probe lab censor CA") | not) | show' \
+    "https/tls: the certificate is the censor CA's"
+  check "$JQ_DEFS"'eps | select(.kind == "http") | select(.e.http.status != 200 or .e.http.title != blockpage_title) | show' \
+    "plain http: the blockpage (200, \"$PLAB_BLOCKPAGE_TITLE\")"
+  # the lying resolver saw every name; the ISP resolver saw none of the client's queries
+  out=$(jq -r '.results[].host' "$report" | sort -u | awk -v log_file="$STATE/logs/dnsmasq-liar.log" -v c="$CLIENT_ADDR" '
+      BEGIN { while ((getline l < log_file) > 0) if (split(l, w, " ") == 5 && w[2] == "query[A]" && w[4] == "from" && w[5] == c) seen[w[3]] = 1 }
+      !($1 in seen) { print $1 ": no query[A] from " c " in the lying resolver'"'"'s log" }')
+  check_lines "$out" "the lying resolver logged an A query for every host"
+  out=$(grep -F " from $CLIENT_ADDR" "$STATE/logs/dnsmasq-isp.log" | head -5 || true)
+  check_lines "$out" "the ISP resolver got none of the client's queries"
+}
+
+# The censor DNATs plain HTTP to its blockpage server; HTTPS is untouched.
+expect_http_blockpage() {
+  local n
+  common_checks ""
+  check "$JQ_DEFS"'eps | select(.kind == "http") | select(.e.http.status != 200 or .e.http.title != blockpage_title) | show' \
+    "plain http: the blockpage (200, \"$PLAB_BLOCKPAGE_TITLE\")"
+  n=$(grep -c '"GET ' "$STATE/logs/blockpage-access.log" 2>/dev/null || true)
+  check_lines "$( (( ${n:-0} >= n_http )) || echo "${n:-0} requests logged, want $n_http or more")" \
+    "the blockpage server logged the http requests"
+}
+
+# The censor shapes what it sends to the client: slower, but everything works.
+expect_throttled() {
+  local qd sent over dropped slowest
+  common_checks ""
+  check_no_http_blockpage
+  qd=$(ip netns exec plab-censor tc -s qdisc show dev cl0)
+  sent=$(echo "$qd" | awk '$1 == "Sent" {print $2; exit}')
+  over=$(echo "$qd" | sed -n 's/.*overlimits \([0-9]*\).*/\1/p' | head -1)
+  dropped=$(echo "$qd" | sed -n 's/.*dropped \([0-9]*\).*/\1/p' | head -1)
+  check_lines "$(echo "$qd" | grep -q '^qdisc tbf ' || echo "no tbf qdisc on the censor's cl0: $qd")" \
+    "tc tbf installed on the censor's cl0"
+  slowest=$(jq '[.results[].paths.direct.endpoints[]?.tls.duration_ms // empty] | max | round' "$report")
+  check_lines "$( (( ${sent:-0} > 0 )) || echo "the tbf qdisc carried nothing: $qd")" \
+    "the probe's traffic went through the shaper ($sent bytes, $over packets over the rate, $dropped dropped, slowest TLS handshake $slowest ms)"
+}
+
 run_scenario() {
-  local sc=$1 t0 pids
+  local sc=$1 t0 t1 pids
   echo "== scenario $sc"
   t0=$(date +%s.%N)
   if ! "$LAB" up "$sc" >"$tmp/up-$sc.log" 2>&1; then
     fail "scripts/lab up $sc"; sed 's/^/      /' "$tmp/up-$sc.log"; "$LAB" down >/dev/null 2>&1 || true; return
   fi
   mkdir -p "$tmp/out-$sc"
-  if ! "$LAB" exec "$PROBE" run --targets "$TARGETS" --allow-bogon 10.77.0.0/16 --ca-file "$STATE/ca.pem" \
-       --timeout 2 --out "$tmp/out-$sc" >"$tmp/probe-$sc.log" 2>&1; then
+  t1=$(date +%s.%N)
+  if ! "$LAB" exec "$PROBE" run --targets "$TARGETS" "${PROBE_EXTRA[@]}" --allow-bogon 10.77.0.0/16 \
+       --ca-file "$STATE/ca.pem" --timeout 2 --out "$tmp/out-$sc" >"$tmp/probe-$sc.log" 2>&1; then
     fail "probe run exited non-zero"; sed 's/^/      /' "$tmp/probe-$sc.log"
   else
     report=$(find "$tmp/out-$sc" -name '*.json' | head -1)
     if [[ -z "$report" ]]; then fail "no report written"; else
-      ok "probe: $(grep -m1 ' targets, ' "$tmp/probe-$sc.log" | sed 's/^probe: info: //')"
+      ok "probe ($(since "$t1") s): $(grep -m1 ' targets, ' "$tmp/probe-$sc.log" | sed 's/^probe: info: //')"
       "expect_${sc//-/_}"
     fi
   fi
   mapfile -t pids < <(snapshot_pids)
   "$LAB" down >/dev/null 2>&1 || fail "scripts/lab down"
   check_clean "${pids[@]}"
+  check_root_state "after $sc"
   echo "  time: $(since "$t0") s"
 }
 
 crashed_up() {
   echo "== down after a crashed up"
   local stage pids
-  for stage in topology servers; do
-    ( PLAB_CRASH_AT=$stage "$LAB" up open >/dev/null 2>&1 ) 2>/dev/null && { fail "simulated crash at $stage did not crash"; continue; }
+  for stage in topology netns servers; do
+    # a bash in between reports the SIGKILL (to /dev/null), not this script
+    PLAB_CRASH_AT=$stage bash -c '"$0" up open >/dev/null 2>&1' "$LAB" 2>/dev/null && { fail "simulated crash at $stage did not crash"; continue; }
     mapfile -t pids < <(snapshot_pids)
-    [[ ${#pids[@]} -gt 0 || $stage == topology ]] || fail "crash at $stage: no processes to clean (the hook did not run?)"
+    [[ ${#pids[@]} -gt 0 || $stage != servers ]] || fail "crash at $stage: no processes to clean (the hook did not run?)"
+    [[ -f "$ROOT_MARK" ]] || fail "crash at $stage: no record of the root state in $ROOT_MARK"
     "$LAB" down >/dev/null 2>&1 || fail "down after a crash at $stage"
     echo "  crash at $stage (${#pids[@]} processes running):"
     check_clean "${pids[@]}"
+    check_root_state "after a crash at $stage and down"
   done
   "$LAB" down >/dev/null 2>&1 && ok "down when nothing is up" || fail "down when nothing is up"
 }
 
 "$LAB" down >/dev/null 2>&1 || true
+root_snapshot > "$tmp/root-before"
 if [[ $# -gt 0 ]]; then scenarios=("$@"); else mapfile -t scenarios < <("$LAB" list | awk '{print $1}'); fi
 for sc in "${scenarios[@]}"; do
   declare -F "expect_${sc//-/_}" >/dev/null || { fail "scenario $sc has no expectations in this test"; continue; }
   run_scenario "$sc"
 done
 crashed_up
+echo "== final state"
+check_root_state "after the final down"
 
 elapsed=$(since "$start")
 if [[ $failures -eq 0 ]]; then echo "PASS: ${#scenarios[@]} scenarios, $elapsed s"; exit 0; fi
