@@ -675,10 +675,11 @@ void check_proxy(EventLoop& loop, const ProxyEndpoint& proxy, Millis timeout,
 }
 
 // Observed on Debian 12's microsocks 1.0.3 (loopback, and routes in a private network namespace):
-// destination refused -> 05 05 00 01 00000000 0000 (reply 0x05); `ip route unreachable` (EHOSTUNREACH)
-// -> reply 0x04; `ip route prohibit` (EACCES) -> reply 0x01; success -> 05 00 00 01 00000000 0000.
-// It maps ENETUNREACH to 0x03 and ETIMEDOUT to 0x06, and any other errno to 0x01, which is why a
-// general failure stays the proxy's: it is not evidence about the destination.
+// destination refused -> 05 05 00 01 00000000 0000 (reply 0x05); no route at all (ENETUNREACH) ->
+// reply 0x03; `ip route unreachable` (EHOSTUNREACH) -> reply 0x04; `ip route prohibit` (EACCES) ->
+// reply 0x01; a dropped SYN -> no reply while the kernel retries; success -> 05 00 00 01 00000000
+// 0000. Any errno it has no code for becomes 0x01, which is why a general failure stays the
+// proxy's: it is not evidence about the destination.
 FailureInfo failure_from_socks_reply(std::uint8_t reply) {
   switch (reply) {
   case 0x00: return proxy_error("SOCKS5 reply 0x00 is a success, not a failure");
@@ -697,8 +698,8 @@ FailureInfo failure_from_socks_reply(std::uint8_t reply) {
 }
 
 // Observed on Debian 12's tinyproxy 1.11.1 (loopback, and routes in a private network namespace):
-// for a destination that refuses, is unreachable, is prohibited, or drops the SYN (after its
-// `Timeout`), alike: "HTTP/1.1 500 Unable to connect" with an HTML body saying "Tinyproxy was
+// for a destination that refuses, has no route, is unreachable, is prohibited, or drops the SYN
+// (after its `Timeout`), alike: "HTTP/1.1 500 Unable to connect" with an HTML body saying "Tinyproxy was
 // unable to connect to the remote web server." So "Unable to connect" is read as refused (the
 // common case), though from tinyproxy it only means "the destination failed". Other answers:
 // a port outside ConnectPort -> "HTTP/1.1 403 Access violation"; no credentials when BasicAuth is
