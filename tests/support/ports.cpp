@@ -11,8 +11,11 @@
 
 namespace probe::test {
 
-std::uint16_t closed_udp_port() {
-  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+namespace {
+
+// A port the kernel picks for a socket of `type` bound to 127.0.0.1:0, free again once returned.
+std::uint16_t unused_port(int type, const char* kind) {
+  const int fd = ::socket(AF_INET, type | SOCK_CLOEXEC, 0);
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -24,9 +27,15 @@ std::uint16_t closed_udp_port() {
     ::close(fd);
   }
   if (!bound) {
-    throw std::runtime_error(std::string("cannot bind a UDP socket on 127.0.0.1: ") + std::strerror(error));
+    throw std::runtime_error(std::string("cannot bind a ") + kind + " socket on 127.0.0.1: " + std::strerror(error));
   }
   return ntohs(address.sin_port);
 }
+
+}  // namespace
+
+std::uint16_t closed_udp_port() { return unused_port(SOCK_DGRAM, "UDP"); }
+
+std::uint16_t free_tcp_port() { return unused_port(SOCK_STREAM, "TCP"); }
 
 }  // namespace probe::test

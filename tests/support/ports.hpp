@@ -10,4 +10,8 @@ namespace probe::test {
 // can be bound.
 std::uint16_t closed_udp_port();
 
+// A TCP port on 127.0.0.1 that nothing uses right now, for a server that must be told its port
+// (microsocks, tinyproxy). Found the same way, with the same small race.
+std::uint16_t free_tcp_port();
+
 }  // namespace probe::test
