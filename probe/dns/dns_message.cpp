@@ -183,4 +183,61 @@ std::optional<DnsReply> parse_dns_reply(std::string_view packet, std::string* pr
   return reply;
 }
 
+namespace {
+
+// Where the question's name ends (after its root label), or npos when it runs off the message or
+// uses compression, which a question never needs.
+std::size_t question_name_end(std::string_view message) {
+  std::size_t at = 12;
+  while (at < message.size()) {
+    const auto length = static_cast<std::uint8_t>(message[at]);
+    if (length == 0) {
+      return at + 1;
+    }
+    if ((length & 0xC0) != 0) {
+      return std::string_view::npos;
+    }
+    at += 1u + length;
+  }
+  return std::string_view::npos;
+}
+
+char fold(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+}  // namespace
+
+ReplyMatch match_reply(std::string_view reply, std::string_view query) {
+  constexpr std::size_t k_header = 12;
+  if (reply.size() < k_header) {
+    return ReplyMatch::malformed;
+  }
+  if (query.size() < k_header || reply.substr(0, 2) != query.substr(0, 2)) {
+    return ReplyMatch::mismatched;
+  }
+  const bool no_question = reply[4] == 0 && reply[5] == 0;
+  if (no_question) {
+    return ReplyMatch::matches;
+  }
+  const std::size_t reply_end = question_name_end(reply);
+  const std::size_t query_end = question_name_end(query);
+  if (reply_end == std::string_view::npos || reply_end + 4 > reply.size()) {
+    return ReplyMatch::malformed;
+  }
+  if (query_end == std::string_view::npos || query_end + 4 > query.size()) {
+    return ReplyMatch::mismatched;
+  }
+  // Label lengths and letters alike: a length byte is never a letter (labels are at most 63).
+  const auto asked = query.substr(k_header, query_end - k_header);
+  const auto answered = reply.substr(k_header, reply_end - k_header);
+  if (asked.size() != answered.size() || reply.substr(reply_end, 4) != query.substr(query_end, 4)) {
+    return ReplyMatch::mismatched;
+  }
+  for (std::size_t i = 0; i < asked.size(); ++i) {
+    if (fold(asked[i]) != fold(answered[i])) {
+      return ReplyMatch::mismatched;
+    }
+  }
+  return ReplyMatch::matches;
+}
+
 }  // namespace probe

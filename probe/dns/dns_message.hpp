@@ -31,6 +31,13 @@ struct DnsReply {
 // Parses a DNS reply. nullopt with `problem` set when it is malformed.
 std::optional<DnsReply> parse_dns_reply(std::string_view packet, std::string* problem);
 
+// Whether `reply` answers `query` (both whole DNS messages): the same ID and the same question
+// (name compared without regard to ASCII case, as RFC 4343 says). A reply too short for its header
+// or question is `malformed`: it cannot be matched, and parsing it says why. A reply without a
+// question (allowed for some errors) matches on its ID alone.
+enum class ReplyMatch { matches, mismatched, malformed };
+ReplyMatch match_reply(std::string_view reply, std::string_view query);
+
 // "NOERROR", "NXDOMAIN", ... for rcodes 0-10, "RCODE<n>" beyond.
 std::string rcode_name(int rcode);
 

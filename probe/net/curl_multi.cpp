@@ -20,12 +20,13 @@ CurlMulti::~CurlMulti() {
   if (m_timer) {
     m_loop.cancel_timer(*m_timer);
   }
-  for (auto& [easy, done] : m_transfers) {
-    curl_multi_remove_handle(m_multi, easy);
+  // One at a time, each out of the map before its callback runs: a callback may cancel() others.
+  while (!m_transfers.empty()) {
+    auto transfer = m_transfers.extract(m_transfers.begin());
+    curl_multi_remove_handle(m_multi, transfer.key());
     // The owner still gets its handle back, with a result that says the run stopped it.
-    done(easy, CURLE_ABORTED_BY_CALLBACK);
+    transfer.mapped()(transfer.key(), CURLE_ABORTED_BY_CALLBACK);
   }
-  m_transfers.clear();
   curl_multi_cleanup(m_multi);
 }
 
@@ -36,6 +37,12 @@ void CurlMulti::add(CURL* easy, Done done) {
     auto callback = std::move(m_transfers[easy]);
     m_transfers.erase(easy);
     m_loop.add_timer(Millis(0), [callback, easy]() { callback(easy, CURLE_FAILED_INIT); });
+  }
+}
+
+void CurlMulti::cancel(CURL* easy) {
+  if (m_transfers.erase(easy) != 0) {
+    curl_multi_remove_handle(m_multi, easy);
   }
 }
 

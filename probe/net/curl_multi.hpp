@@ -26,8 +26,12 @@ public:
   CurlMulti(const CurlMulti&) = delete;
   CurlMulti& operator=(const CurlMulti&) = delete;
 
-  // Starts a transfer. `done` runs from the loop, exactly once.
+  // Starts a transfer. `done` runs from the loop, exactly once, unless the transfer is cancelled.
   void add(CURL* easy, Done done);
+
+  // Stops a transfer that is still running; its `done` is dropped without being called, and the
+  // handle belongs to the caller again. For an owner that goes away before its transfers end.
+  void cancel(CURL* easy);
 
 private:
   static int on_socket(CURL* easy, int fd, int what, void* self, void* socket_data);

@@ -158,3 +158,20 @@ TEST_CASE("mock DNS misbehaves on request", "[fixture]") {
   CHECK(answers(dns, "slow.test", "A", {"+time=3"}) == std::vector<std::string>{"slow.test. 300 IN A 192.0.2.1"});
   CHECK(std::chrono::steady_clock::now() - start >= std::chrono::milliseconds(1400));
 }
+
+TEST_CASE("mock DNS answers with the wrong ID or breaks the TCP connection on request", "[fixture]") {
+  MockDns dns;
+  auto result = dig(dns, {"wrongid.test", "A", "+tcp"}, 1);
+  CHECK(contains(result.out + result.err, "ID mismatch"));
+  // Over UDP dig skips the stray datagram and takes the right one that follows.
+  CHECK(answers(dns, "wrongidfirst.test", "A") == std::vector<std::string>{"wrongidfirst.test. 300 IN A 192.0.2.1"});
+
+  result = dig(dns, {"cutoff.test", "A", "+tcp"}, 1);
+  CHECK(contains(result.out + result.err, "end of file"));
+  result = dig(dns, {"hangup.test", "A", "+tcp"}, 1);
+  CHECK(contains(result.out + result.err, "end of file"));
+  result = dig(dns, {"reset.test", "A", "+tcp"}, 1);
+  CHECK(contains(result.out + result.err, "connection reset"));
+  // Over UDP these three just never answer.
+  CHECK(dig(dns, {"reset.test", "A"}, 1).exit_code == k_dig_no_reply);
+}

@@ -223,7 +223,7 @@ TEST_CASE("net fixture reports a port for every behaviour and writes its CA", "[
   NetFixture fixture;
   const std::vector<std::string> tcp = {"closed",     "reset_on_accept", "reset_after_hello", "close_after_hello",
                                         "silent",     "https",           "http",              "wrong_name",
-                                        "expired",    "untrusted",       "sni_reset"};
+                                        "expired",    "untrusted",       "sni_reset",         "doh"};
   std::set<std::uint16_t> ports;
   for (const auto& name : tcp) {
     ports.insert(fixture.port(name));
@@ -433,4 +433,102 @@ TEST_CASE("net fixture answers, garbles and ignores STUN binding requests", "[fi
 
   client.send(fixture.port("stun_silent"), request);
   CHECK(!client.receive());
+}
+
+namespace {
+
+// A DNS query written out by hand (RFC 1035 section 4.1): header with the given ID and RD, one
+// question for `first_label`.test.
+std::string dns_query(std::uint16_t id, const std::string& first_label, std::uint16_t type) {
+  std::string query;
+  query += static_cast<char>(id >> 8);
+  query += static_cast<char>(id & 0xFF);
+  query += std::string("\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00", 10);
+  query += static_cast<char>(first_label.size());
+  query += first_label;
+  query += std::string("\x04test\x00", 6);
+  query += static_cast<char>(type >> 8);
+  query += static_cast<char>(type & 0xFF);
+  query += std::string("\x00\x01", 2);
+  return query;
+}
+
+struct DohExchange {
+  int exit_code = -1;
+  std::string status_and_type;  // "200 application/dns-message"
+  std::string body;
+};
+
+// One RFC 8484 POST with curl, the body from a file; `headers` replace the DoH ones when given.
+DohExchange post_doh(const NetFixture& fixture, const std::string& query, const std::string& path = "/dns-query",
+                     std::vector<std::string> headers = {"Content-Type: application/dns-message",
+                                                         "Accept: application/dns-message"},
+                     const std::string& max_time = "5") {
+  const probe::test::TempDir dir;
+  const auto body_file = dir.write("query.bin", query);
+  const auto reply_file = dir.path() / "reply.bin";
+  std::vector<std::string> options = {"--data-binary", "@" + body_file.string(), "--output", reply_file.string(),
+                                      "--write-out", "%{http_code} %{content_type}", "--max-time", max_time};
+  for (const auto& header : headers) {
+    options.insert(options.end(), {"--header", header});
+  }
+  const auto result = curl_https(fixture, "doh", path, options);
+  DohExchange exchange;
+  exchange.exit_code = result.exit_code;
+  exchange.status_and_type = result.out;
+  if (std::filesystem::exists(reply_file)) {
+    exchange.body = probe::test::read_file(reply_file);
+  }
+  return exchange;
+}
+
+std::uint8_t byte_at(const std::string& text, std::size_t at) { return static_cast<std::uint8_t>(text.at(at)); }
+
+}  // namespace
+
+TEST_CASE("net fixture answers DNS over HTTPS", "[fixture]") {
+  NetFixture fixture;
+  auto exchange = post_doh(fixture, dns_query(0, "plain", 1));
+  CHECK(exchange.exit_code == 0);
+  CHECK(exchange.status_and_type == "200 application/dns-message");
+  const std::string& a = exchange.body;
+  REQUIRE(a.size() == 12 + 16 + 16);
+  CHECK(a.substr(0, 2) == std::string("\x00\x00", 2));  // ID 0, as asked
+  CHECK(byte_at(a, 2) == 0x81);                             // QR, RD
+  CHECK((byte_at(a, 3) & 0x0F) == 0);                       // NOERROR
+  CHECK(byte_at(a, 7) == 1);                                // one answer
+  CHECK(a.substr(12, 16) == dns_query(0, "plain", 1).substr(12));
+  CHECK(a.substr(a.size() - 6) == std::string("\x00\x04\xc0\x00\x02\x50", 6));  // 192.0.2.80
+
+  exchange = post_doh(fixture, dns_query(0, "plain", 28));
+  CHECK(exchange.body.substr(exchange.body.size() - 4) == std::string("\x00\x00\x00\x80", 4));  // 2001:db8::80
+
+  exchange = post_doh(fixture, dns_query(0, "NXDomain-x", 1));
+  CHECK(exchange.status_and_type == "200 application/dns-message");
+  CHECK((byte_at(exchange.body, 3) & 0x0F) == 3);
+  CHECK(byte_at(exchange.body, 7) == 0);
+
+  CHECK(post_doh(fixture, dns_query(0, "http500", 1)).status_and_type.rfind("500 ", 0) == 0);
+  CHECK(post_doh(fixture, dns_query(0, "badtype", 1)).status_and_type == "200 text/plain");
+  exchange = post_doh(fixture, dns_query(0, "mismatch", 1));
+  CHECK(exchange.body.substr(12, 9) == std::string("\x08xismatch", 9));
+  exchange = post_doh(fixture, dns_query(0, "oversize", 1));
+  CHECK(exchange.body == std::string(70000, '\0'));
+  exchange = post_doh(fixture, dns_query(0, "silent", 1), "/dns-query",
+                      {"Content-Type: application/dns-message", "Accept: application/dns-message"}, "1");
+  // Held open without a response until curl gives up.
+  CHECK(exchange.exit_code == k_curl_timed_out);
+}
+
+TEST_CASE("net fixture holds DoH clients to RFC 8484", "[fixture]") {
+  NetFixture fixture;
+  const std::string query = dns_query(0, "plain", 1);
+  CHECK(post_doh(fixture, dns_query(0x1234, "plain", 1)).status_and_type.rfind("400 ", 0) == 0);
+  CHECK(post_doh(fixture, query, "/other").status_and_type.rfind("404 ", 0) == 0);
+  CHECK(post_doh(fixture, query, "/dns-query", {"Accept: application/dns-message"})
+            .status_and_type.rfind("415 ", 0) == 0);
+  CHECK(post_doh(fixture, query, "/dns-query", {"Content-Type: application/dns-message"})
+            .status_and_type.rfind("406 ", 0) == 0);
+  const auto get = curl_https(fixture, "doh", "/dns-query", {"--write-out", "%{http_code}", "--output", "/dev/null"});
+  CHECK(get.out == "405");
 }

@@ -1,0 +1,70 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "dns/resolver.hpp"
+#include "net/curl_multi.hpp"
+#include "net/curl_path.hpp"
+
+namespace probe {
+
+// One DNS-over-HTTPS server and how to reach it.
+struct DohServer {
+  std::string url;  // https://1.1.1.1/dns-query, https://dns.example/dns-query
+  CurlPath path;    // how the transfers are carried (proxy, interface); default: directly
+  // IP literal the URL's host is pinned to (CURLOPT_CONNECT_TO). Needed when the host is a name
+  // and no proxy resolves names for us: curl never resolves a name by itself.
+  std::optional<std::string> address;
+  std::string ca_bundle;  // CA file for the server's certificate; empty keeps curl's default
+};
+
+// RFC 8484 DNS over HTTPS: each query is a POST of the wire-format message (ID 0) with
+// Content-Type and Accept application/dns-message, on the run's CurlMulti. Connections are
+// reused between queries (HTTP/2 multiplexes them when the server offers it); redirects are not
+// followed. Each try gets settings.timeout_ms; when settings.tries > 1 a try that timed out or got
+// no reply at all is repeated once.
+//
+// A reply counts only with HTTP status 200, Content-Type application/dns-message, and the
+// question asked; otherwise the failure is unknown_failure with what was wrong. Curl's failures
+// map to OONI's strings: the proxy's own failures (unreachable, handshake, credentials) are
+// proxy_error, a SOCKS reply about the destination is that failure (connection_refused, ...).
+class DohResolver : public Resolver {
+public:
+  // Throws std::invalid_argument when the URL is not https:// (or carries credentials), the
+  // proxy is unusable (proxy_problem), or curl would have to resolve the URL's host by itself: a
+  // name with neither `address` nor a proxy that resolves names (socks5h, socks4a, HTTP CONNECT).
+  DohResolver(EventLoop& loop, CurlMulti& multi, DohServer server, const DnsSettings& settings,
+              const BogonTable& bogons, MonoTime run_start);
+  // Stops every transfer still in flight and completes its query with "interrupted", from here.
+  ~DohResolver() override;
+  DohResolver(const DohResolver&) = delete;
+  DohResolver& operator=(const DohResolver&) = delete;
+
+  void query(const std::string& name, std::uint16_t type, bool bogon_expected, Callback callback) override;
+  // "doh:" + the URL.
+  std::string label() const override;
+
+private:
+  struct Impl;
+  std::unique_ptr<Impl> m_impl;
+};
+
+// What curl said about a failed DoH transfer, gathered so that classification is a pure function.
+struct DohCurlOutcome {
+  int code = 0;               // CURLcode, not CURLE_OK
+  long os_errno = 0;          // CURLINFO_OS_ERRNO
+  long proxy_code = 0;        // CURLINFO_PROXY_ERROR (CURLproxycode)
+  long connect_code = 0;      // CURLINFO_HTTP_CONNECTCODE: the HTTP proxy's answer to CONNECT
+  long verify_result = 0;     // CURLINFO_SSL_VERIFYRESULT
+  std::string proxy_scheme;   // empty when no proxy is used
+  std::string error_text;     // CURLOPT_ERRORBUFFER, credentials already removed
+};
+
+// Maps a failed transfer to OONI's failure strings: library codes and errno first, the error
+// text only to tell a closed connection from other failures.
+FailureInfo classify_doh_failure(const DohCurlOutcome& outcome);
+
+}  // namespace probe
