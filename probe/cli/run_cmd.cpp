@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -10,6 +11,9 @@
 #include "core/error.hpp"
 #include "core/exit_codes.hpp"
 #include "engine/engine.hpp"
+#include "path/egress.hpp"
+#include "path/path.hpp"
+#include "targets/host.hpp"
 #include "report/atomic_file.hpp"
 #include "report/report.hpp"
 #include "targets/loader.hpp"
@@ -30,6 +34,14 @@ struct RunOptions {
   std::vector<std::string> allow_bogon;
   std::vector<std::string> ca_files;
   std::string user_agent = k_default_user_agent;
+  std::vector<std::string> controls;
+  std::vector<std::string> control_resolvers;
+  std::string control_doh;
+  std::string control_doh_address;
+  double control_timeout_s = 10.0;
+  std::size_t control_concurrency = 64;
+  std::string control_auth_file;
+  std::size_t per_address = 16;
   std::string vantage_id;
   std::string asn;
   std::string cc;
@@ -64,6 +76,74 @@ std::vector<std::string> ca_file_names(const std::vector<std::string>& files) {
   return names;
 }
 
+// The control resolver when none is given: a public resolver, reached through the control path.
+constexpr const char* k_default_control_resolver = "1.1.1.1:53";
+
+std::vector<ControlSettings> control_settings(const RunOptions& options, int tries) {
+  std::vector<PathSpec> specs = parse_each(options.controls, "--control", &parse_control);
+  apply_credentials(specs, std::getenv("PROBE_CONTROL_AUTH"), options.control_auth_file);
+  auto resolvers = parse_each(options.control_resolvers, "--control-resolver", &parse_resolver);
+  if (resolvers.empty()) {
+    resolvers.push_back(*parse_resolver(k_default_control_resolver, nullptr));
+  }
+  if (!options.control_doh.empty() && options.control_doh.rfind("https://", 0) != 0) {
+    throw UserError(exit_code::k_usage, "--control-doh '" + options.control_doh + "': expected an https:// URL");
+  }
+  if (!options.control_doh_address.empty() && !is_ip_literal(options.control_doh_address)) {
+    throw UserError(exit_code::k_usage,
+                    "--control-doh-address '" + options.control_doh_address + "': expected an IP address");
+  }
+  std::vector<ControlSettings> controls;
+  for (std::size_t k = 0; k < specs.size(); ++k) {
+    ControlSettings control;
+    control.spec = specs[k];
+    control.spec.name = k == 0 ? "control" : "control-" + std::to_string(k + 1);
+    control.timeout_ms = static_cast<int>(options.control_timeout_s * 1000.0);
+    control.concurrency = options.control_concurrency;
+    control.resolvers = resolvers;
+    control.doh_url = options.control_doh;
+    control.doh_address = options.control_doh_address;
+    controls.push_back(std::move(control));
+  }
+  (void)tries;
+  return controls;
+}
+
+// Each path's egress interface, found before anything is measured. A control path that leaves by
+// the direct path's interface is not a control at all: refused. A direct path that leaves by a
+// tunnel device is probably a system-wide VPN: measured, with a warning, since "direct" is then
+// not the network the volunteer thinks it is.
+std::vector<PathInfo> describe_paths(const std::vector<ControlSettings>& controls) {
+  std::vector<PathInfo> out;
+  const auto direct_egress = default_egress();
+  out.push_back(PathInfo{"direct", "direct", "unchecked", direct_egress, "", std::nullopt, 0});
+  if (direct_egress && is_tunnel_device(*direct_egress)) {
+    spdlog::warn("the default route leaves by {}, a tunnel device: if it is a system-wide VPN, the direct path "
+                 "is not the local network",
+                 *direct_egress);
+  }
+  for (const ControlSettings& control : controls) {
+    const PathSpec& spec = control.spec;
+    PathInfo info{spec.name, std::string(to_string(spec.kind)), "unchecked", std::nullopt, spec.display(),
+                  std::nullopt, 0};
+    if (spec.kind == PathKind::interface) {
+      if (!interface_exists(spec.interface)) {
+        throw UserError(exit_code::k_config, "--control iface:" + spec.interface + ": no such interface");
+      }
+      info.egress = spec.interface;
+      if (direct_egress && *direct_egress == spec.interface) {
+        throw UserError(exit_code::k_config, "--control iface:" + spec.interface +
+                                                 ": the direct path leaves by this interface too, so it cannot "
+                                                 "be a control path (give the VPN's interface)");
+      }
+    } else {
+      info.egress = egress_interface(spec.proxy_address);
+    }
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
 int run(const RunOptions& options) {
   const auto started_at = std::chrono::system_clock::now();
   const MonoTime run_start = EventLoop::now();
@@ -83,20 +163,32 @@ int run(const RunOptions& options) {
   if (settings.resolvers.empty()) {
     throw UserError(exit_code::k_usage, "no resolver to ask: give --resolver, or allow the system resolver");
   }
+  settings.controls = control_settings(options, settings.tries);
+  settings.per_address = options.per_address;
+  std::vector<PathInfo> paths = describe_paths(settings.controls);
   const LoadedTargets loaded = load_targets(with_default_targets(options.selection));
   // Fail on an unusable output folder before measuring, not after.
   ensure_folder(options.out);
 
-  spdlog::info("measuring {} targets with {} resolvers", loaded.targets.size(), settings.resolvers.size());
+  spdlog::info("measuring {} targets over {} paths", loaded.targets.size(), paths.size());
   Report report;
   report.run_id = new_run_id();
   report.started_at = started_at;
   report.vantage = Vantage{non_empty(options.vantage_id), non_empty(options.asn), non_empty(options.cc)};
-  report.paths = {PathInfo{"direct", "direct", "unchecked", std::nullopt, ""}};
   report.target_lists = loaded.lists;
   nlohmann::json resolver_labels = nlohmann::json::array();
   for (const auto& spec : settings.resolvers) {
     resolver_labels.push_back(spec.label());
+  }
+  nlohmann::json control_resolvers = nlohmann::json::array();
+  if (!settings.controls.empty()) {
+    if (!options.control_doh.empty()) {
+      control_resolvers.push_back("doh:" + options.control_doh);
+    } else {
+      for (const auto& spec : settings.controls.front().resolvers) {
+        control_resolvers.push_back(spec.label());
+      }
+    }
   }
   report.options = {{"timeout_ms", settings.timeout_ms},
                     {"tries", settings.tries},
@@ -106,8 +198,29 @@ int run(const RunOptions& options) {
                     {"ca_files", ca_file_names(options.ca_files)},
                     {"user_agent", settings.user_agent},
                     {"body_cap", settings.body_cap},
-                    {"apps", options.selection.apps}};
-  report.results = measure(loaded.targets, settings, run_start);
+                    {"apps", options.selection.apps},
+                    {"control_timeout_ms", static_cast<int>(options.control_timeout_s * 1000.0)},
+                    {"control_concurrency", options.control_concurrency},
+                    {"control_resolvers", control_resolvers},
+                    {"per_address", options.per_address}};
+  Measurement measured = measure_paths(loaded.targets, settings, run_start);
+  report.results = std::move(measured.results);
+  for (std::size_t k = 0; k < paths.size() && k < measured.paths.size(); ++k) {
+    const PathHealth& health = measured.paths[k];
+    PathInfo& info = paths[k];
+    info.successes = health.successes;
+    if (k == 0) {
+      continue;  // the direct path is what is measured, not a reference
+    }
+    info.health = health.healthy() ? "healthy" : "unhealthy";
+    if (health.check_failure) {
+      info.check_failure = health.check_failure->str();
+      spdlog::warn("control path {} ({}) failed its start-up check: {}", info.name, info.detail, health.check_detail);
+    } else if (health.successes == 0) {
+      spdlog::warn("control path {} ({}) carried no successful measurement", info.name, info.detail);
+    }
+  }
+  report.paths = std::move(paths);
   report.finished_at = std::chrono::system_clock::now();
 
   const auto path = write_report(report, options.out);
@@ -160,6 +273,32 @@ void add_run_command(CLI::App& app, std::vector<Command>& commands) {
                       "Also trust the CA certificates in this PEM file; repeatable");
   run_app->add_option("--user-agent", options->user_agent,
                       "User-Agent of HTTP requests (default: a common browser's, so volunteers do not stand out)");
+  run_app->add_option("--control", options->controls,
+                      "A control path: socks5h://HOST:PORT, socks5://HOST:PORT, http://HOST:PORT (CONNECT "
+                      "proxy) or iface:NAME (a VPN interface); repeatable");
+  run_app->add_option("--control-resolver", options->control_resolvers,
+                      std::string("DNS server asked over the control paths, ADDR[:PORT] (over TCP through a proxy, "
+                                  "UDP by an interface); repeatable; default ") +
+                          k_default_control_resolver);
+  run_app->add_option("--control-doh", options->control_doh,
+                      "DNS over HTTPS URL used over the control paths instead (HTTP proxies often refuse "
+                      "CONNECT to port 53)");
+  run_app->add_option("--control-doh-address", options->control_doh_address,
+                      "Address of the --control-doh server when its URL names it and no SOCKS proxy resolves it");
+  run_app->add_option("--control-timeout", options->control_timeout_s, "Seconds per step on control paths")
+      ->check(CLI::Range(0.05, 300.0))
+      ->capture_default_str();
+  run_app->add_option("--control-concurrency", options->control_concurrency,
+                      "Operations in flight at once on each control path")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  run_app->add_option("--control-auth-file", options->control_auth_file,
+                      "File (mode 600) whose first line is USER:PASSWORD for the proxies (or set "
+                      "PROBE_CONTROL_AUTH); keeps credentials out of ps and crontabs");
+  run_app->add_option("--per-address", options->per_address,
+                      "Connections at once to one destination address, per path")
+      ->check(CLI::Range(1, 10000))
+      ->capture_default_str();
   run_app->add_option("--vantage", options->vantage_id, "A label for this vantage point, written in the report");
   run_app->add_option("--asn", options->asn, "The network's AS number, e.g. AS64500")
       ->check(CLI::Validator(

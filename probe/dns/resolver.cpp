@@ -2,6 +2,7 @@
 
 #include <ares.h>
 #include <arpa/inet.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -357,7 +358,14 @@ void DnsResolver::query(const std::string& name, std::uint16_t type, bool bogon_
 
   unsigned char* packet = nullptr;
   int length = 0;
-  const int rc = ares_create_query(name.c_str(), 1 /* IN */, type, 0, 1, &packet, &length, 0);
+  // A random ID per query: c-ares 1.18 sends the one given here, and with a fixed one a server
+  // takes two identical questions from one socket for a retransmission and answers only once
+  // (and an off-path attacker need not guess it).
+  unsigned short id = 0;
+  if (::getrandom(&id, sizeof id, 0) != sizeof id) {
+    id = static_cast<unsigned short>(std::hash<std::string>{}(name) ^ type);
+  }
+  const int rc = ares_create_query(name.c_str(), 1 /* IN */, type, id, 1, &packet, &length, 0);
   if (rc != ARES_SUCCESS) {
     pending->query.failure = FailureInfo{Failure::unknown_failure, std::string("c-ares: ") + ares_strerror(rc)};
     pending->callback(std::move(pending->query));

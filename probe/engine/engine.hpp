@@ -8,6 +8,7 @@
 #include "dns/bogon.hpp"
 #include "dns/resolver.hpp"
 #include "net/event_loop.hpp"
+#include "path/path.hpp"
 #include "report/report.hpp"
 
 namespace probe {
@@ -16,11 +17,26 @@ inline constexpr const char* k_default_user_agent =
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/131.0.0.0 Safari/537.36";
 
+// A control path: how it is reached and how its DNS is carried. A proxy path carries DNS over TCP
+// through its tunnel to `resolvers` (or DoH to `doh_url` through the proxy); an interface path
+// sends UDP bound to its interface to `resolvers` (or DoH bound to it).
+struct ControlSettings {
+  PathSpec spec;                        // name, kind, proxy or interface, credentials
+  int timeout_ms = 10000;               // per step on this path (Tor is slow)
+  std::size_t concurrency = 64;         // operations in flight at once on this path
+  std::vector<ResolverSpec> resolvers;  // the control resolvers
+  std::string doh_url;                  // when set, DoH replaces `resolvers`
+  std::string doh_address;              // the DoH host's address when its URL names it (no socks5h)
+};
+
 struct RunSettings {
+  // The direct path.
   int timeout_ms = 5000;               // per step (and per DNS try)
   int tries = 2;
   std::size_t concurrency = 256;       // operations in flight at once, across all targets
   std::vector<ResolverSpec> resolvers;  // system resolvers first, then --resolver ones
+  std::vector<ControlSettings> controls;
+  std::size_t per_address = 16;        // connections at once to one address, per path
   std::vector<Cidr> allow_bogon;
   std::string mozilla_roots = "/usr/share/ca-certificates/mozilla";
   std::vector<std::string> ca_files;   // --ca-file: added to the roots and the targets' own CAs
@@ -28,11 +44,32 @@ struct RunSettings {
   std::size_t body_cap = 1u << 20;
 };
 
-// Measures every target on the direct path: DNS (A and AAAA) through every resolver, then, for
-// each address the answers gave (or the host's own IP literal), the steps the kind needs: TCP
-// connect, TLS handshake, HTTP GET, or a STUN binding request. One event loop, no thread per
-// target: the run costs as long as its slowest chain of steps, not their sum. Results come back
-// in the order of `targets`; queries sorted by resolver and type, endpoints by address.
+// What a run found about each path besides the targets: its start-up check and how many
+// measurements it carried successfully (a control path is healthy only with both).
+struct PathHealth {
+  std::string name;
+  bool checked = false;                      // a start-up check ran (control paths)
+  std::optional<FailureInfo> check_failure;  // what the check found wrong
+  std::string check_detail;                  // for the log: why (never credentials)
+  std::size_t successes = 0;                 // DNS answers and steps that succeeded over the path
+  bool healthy() const { return checked && !check_failure && successes > 0; }
+};
+
+struct Measurement {
+  std::vector<TargetResult> results;
+  std::vector<PathHealth> paths;  // direct first, then the controls in order
+};
+
+// Measures every target on every path: DNS (A and AAAA) through each path's resolvers, then, on
+// each path, for every address any path's answers gave (or the host's own IP literal), the steps
+// the kind needs: TCP connect, TLS handshake, HTTP GET, or a STUN binding request. Crossing the
+// addresses is what separates a DNS lie from IP blocking from an outage. One event loop, no
+// thread per target: the run costs as long as its slowest chain of steps, not their sum.
+// Results come back in the order of `targets`; queries sorted by resolver and type, endpoints by
+// address.
+Measurement measure_paths(const std::vector<Target>& targets, const RunSettings& settings, MonoTime run_start);
+
+// The results alone (tests of the direct path).
 std::vector<TargetResult> measure(const std::vector<Target>& targets, const RunSettings& settings,
                                   MonoTime run_start);
 

@@ -243,7 +243,8 @@ json to_json(const Report& report) {
   json paths = json::array();
   for (const auto& path : report.paths) {
     paths.push_back({{"name", path.name}, {"kind", path.kind}, {"health", path.health},
-                     {"egress", optional_json(path.egress)}, {"detail", path.detail}});
+                     {"egress", optional_json(path.egress)}, {"detail", path.detail},
+                     {"check_failure", optional_json(path.check_failure)}, {"successes", path.successes}});
   }
   json lists = json::array();
   for (const auto& list : report.target_lists) {

@@ -120,7 +120,9 @@ struct PathInfo {
   std::string kind;    // "direct", "socks5", "socks5h", "http_proxy", "interface"
   std::string health;  // "healthy", "unhealthy", "unchecked"
   std::optional<std::string> egress;  // interface the path leaves by
-  std::string detail;  // never credentials
+  std::string detail;  // the proxy URL or iface:NAME; never credentials
+  std::optional<std::string> check_failure;  // the start-up check's failure string
+  std::size_t successes = 0;  // DNS answers and steps that succeeded over the path
 };
 
 struct Vantage {

@@ -12,6 +12,7 @@
 #include <memory>
 
 #include "net/socket_address.hpp"
+#include "net/stream_connect.hpp"
 #include "steps/socket_step.hpp"
 
 namespace probe {
@@ -56,7 +57,7 @@ struct StunAttempt : SocketStep<StepTiming>, std::enable_shared_from_this<StunAt
 }  // namespace
 
 void start_stun(EventLoop& loop, const std::string& address, std::uint16_t port, Millis timeout,
-                MonoTime run_start, std::function<void(StepTiming)> done) {
+                MonoTime run_start, std::function<void(StepTiming)> done, const std::string& bind_device) {
   auto attempt = std::make_shared<StunAttempt>(loop, run_start, std::move(done));
   const auto fail_soon = [&attempt](FailureInfo failure) { StunAttempt::finish_soon(attempt, failure); };
 
@@ -84,6 +85,12 @@ void start_stun(EventLoop& loop, const std::string& address, std::uint16_t port,
   if (attempt->fd < 0) {
     fail_soon(failure_from_errno(errno));
     return;
+  }
+  if (!bind_device.empty()) {
+    if (const int error = bind_to_device(attempt->fd, bind_device); error != 0) {
+      fail_soon(failure_from_errno(error));
+      return;
+    }
   }
   // Connected, so that ICMP errors (port unreachable, ...) come back to this socket.
   if (::connect(attempt->fd, target->get(), target->length) != 0) {

@@ -12,8 +12,9 @@ namespace probe {
 // The STUN step (RFC 5389): one Binding Request over UDP to address:port; success when a Binding
 // Success Response with our transaction id arrives before the timeout. Replies with another id
 // are ignored (they are not ours), ICMP errors fail the step with their errno. The request is
-// sent again every 500 ms until the timeout, as RFC 5389 clients do over UDP.
+// sent again every 500 ms until the timeout, as RFC 5389 clients do over UDP. `bind_device`, when
+// not empty, sends it by that interface (an interface path).
 void start_stun(EventLoop& loop, const std::string& address, std::uint16_t port, Millis timeout,
-                MonoTime run_start, std::function<void(StepTiming)> done);
+                MonoTime run_start, std::function<void(StepTiming)> done, const std::string& bind_device = "");
 
 }  // namespace probe

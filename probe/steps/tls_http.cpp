@@ -246,6 +246,37 @@ FailureInfo curl_unknown(const CurlOutcome& outcome) {
   return {Failure::unknown_failure, detail};
 }
 
+// A transfer through a proxy that failed at the proxy: the SOCKS reply codes that speak of the
+// destination are the destination's failures (DESIGN: "Facts checked"); the proxy's own trouble
+// (unreachable, handshake, authentication, a refused CONNECT) is proxy_error. nullopt when the
+// proxy did its part.
+std::optional<FailureInfo> proxy_failure(const CurlOutcome& outcome) {
+  if (outcome.code == CURLE_PROXY) {
+    switch (outcome.proxy_code) {
+    case CURLPX_REPLY_NETWORK_UNREACHABLE: return FailureInfo{Failure::network_unreachable, ""};
+    case CURLPX_REPLY_HOST_UNREACHABLE: return FailureInfo{Failure::host_unreachable, ""};
+    case CURLPX_REPLY_CONNECTION_REFUSED: return FailureInfo{Failure::connection_refused, ""};
+    case CURLPX_REPLY_TTL_EXPIRED: return FailureInfo{Failure::generic_timeout_error, ""};
+    default: return FailureInfo{Failure::proxy_error, ""};
+    }
+  }
+  if (outcome.connect_code != 0 && (outcome.connect_code < 200 || outcome.connect_code > 299)) {
+    switch (outcome.connect_code) {
+    case 504: return FailureInfo{Failure::generic_timeout_error, ""};
+    case 500:  // tinyproxy's "Unable to connect"
+    case 502:
+    case 503: return FailureInfo{Failure::connection_refused, ""};
+    default: return FailureInfo{Failure::proxy_error, ""};
+    }
+  }
+  if (outcome.code == CURLE_COULDNT_RESOLVE_PROXY ||
+      (outcome.code == CURLE_COULDNT_CONNECT && outcome.connect_code == 0 && !outcome.handshake_done &&
+       outcome.error_text.find("proxy") != std::string::npos)) {
+    return FailureInfo{Failure::proxy_error, ""};
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 Classification classify_transfer(const CurlOutcome& outcome, Kind kind) {
@@ -261,6 +292,14 @@ Classification classify_transfer(const CurlOutcome& outcome, Kind kind) {
        outcome.code == CURLE_OPERATION_TIMEDOUT || outcome.code == CURLE_RECV_ERROR)) {
     out.truncated = true;
     return out;
+  }
+  if (outcome.via_proxy) {
+    if (auto failure = proxy_failure(outcome)) {
+      // The tunnel was not set up, so nothing of TLS or HTTP happened: the first step curl runs.
+      out.step = uses_tls ? FailedStep::tls : FailedStep::http;
+      out.failure = std::move(failure);
+      return out;
+    }
   }
   if (outcome.code == CURLE_PEER_FAILED_VERIFICATION) {
     out.step = FailedStep::tls;
@@ -373,7 +412,7 @@ void start_transfer(CurlMulti& multi, const TransferRequest& request, MonoTime r
 
   curl_easy_setopt(easy, CURLOPT_URL, url.c_str());
   curl_easy_setopt(easy, CURLOPT_CONNECT_TO, transfer->connect_to);
-  curl_easy_setopt(easy, CURLOPT_PROXY, "");  // never an http_proxy from the environment
+  apply_path(easy, request.carrier);  // also: never an http_proxy from the environment
   curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, 1L);
   curl_easy_setopt(easy, CURLOPT_FORBID_REUSE, 1L);
   curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
@@ -421,6 +460,13 @@ void start_transfer(CurlMulti& multi, const TransferRequest& request, MonoTime r
     outcome.handshake_done = owned->handshake_done;
     outcome.headers_received = owned->headers_complete;
     outcome.error_text = owned->error_buffer;
+    outcome.via_proxy = !owned->request.carrier.proxy.empty();
+    if (outcome.via_proxy) {
+      long proxy_code = 0;
+      curl_easy_getinfo(handle, CURLINFO_PROXY_ERROR, &proxy_code);
+      outcome.proxy_code = proxy_code;
+      curl_easy_getinfo(handle, CURLINFO_HTTP_CONNECTCODE, &outcome.connect_code);
+    }
     const Kind kind = owned->request.decoy ? Kind::tls : owned->request.kind;
     const Classification verdict = classify_transfer(outcome, kind);
 

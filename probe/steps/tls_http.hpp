@@ -8,6 +8,7 @@
 
 #include "core/target.hpp"
 #include "net/curl_multi.hpp"
+#include "net/curl_path.hpp"
 #include "report/report.hpp"
 
 namespace probe {
@@ -31,6 +32,7 @@ struct TransferRequest {
   std::size_t header_cap = 100;     // headers kept
   std::size_t header_value_cap = 1024;
   std::size_t chain_cap = 5;        // certificates kept from the peer's chain
+  CurlPath carrier;                 // the path's proxy or interface; empty for the direct path
 };
 
 struct TransferResult {
@@ -50,6 +52,9 @@ struct CurlOutcome {
   bool handshake_done = false;  // our TLS info callback saw the handshake complete
   bool headers_received = false;  // a status line and headers arrived
   std::string error_text;    // CURLOPT_ERRORBUFFER: read last, only when codes say nothing
+  bool via_proxy = false;    // the transfer went through a control path's proxy
+  long proxy_code = 0;       // CURLINFO_PROXY_ERROR (CURLproxycode) when code is CURLE_PROXY
+  long connect_code = 0;     // CURLINFO_HTTP_CONNECTCODE: an HTTP proxy's answer to CONNECT
 };
 
 enum class FailedStep { none, tls, http };
