@@ -3,11 +3,12 @@
 #include <arpa/inet.h>
 #include <ifaddrs.h>
 #include <net/if.h>
+#include <net/if_arp.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstring>
-#include <fstream>
 
 #include "net/socket_address.hpp"
 #include "net/stream_connect.hpp"
@@ -79,12 +80,20 @@ std::optional<std::string> default_egress() {
 bool interface_exists(const std::string& name) { return ::if_nametoindex(name.c_str()) != 0; }
 
 bool is_tunnel_device(const std::string& name) {
-  if (name.empty() || name.find('/') != std::string::npos) {
+  // The link type from the kernel (SIOCGIFHWADDR), not from /sys/class/net, which shows the
+  // network namespace sysfs was mounted in rather than ours.
+  if (name.empty() || name.size() >= IFNAMSIZ) {
     return false;
   }
-  std::ifstream in("/sys/class/net/" + name + "/type");
-  int type = 0;
-  return static_cast<bool>(in >> type) && type == 65534;  // ARPHRD_NONE: tun and WireGuard
+  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    return false;
+  }
+  ifreq request{};
+  std::memcpy(request.ifr_name, name.c_str(), name.size());
+  const bool known = ::ioctl(fd, SIOCGIFHWADDR, &request) == 0;
+  ::close(fd);
+  return known && request.ifr_hwaddr.sa_family == ARPHRD_NONE;  // tun and WireGuard
 }
 
 }  // namespace probe

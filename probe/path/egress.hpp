@@ -15,8 +15,8 @@ std::optional<std::string> default_egress();
 
 bool interface_exists(const std::string& name);
 
-// Whether `name` is a layer-3 tunnel (tun, WireGuard, ...): its link type is "none" (65534) in
-// sysfs. A default route through one means "direct" is really a VPN.
+// Whether `name` is a layer-3 tunnel (tun, WireGuard, ...): its link type is "none"
+// (ARPHRD_NONE). A default route through one means "direct" is really a VPN.
 bool is_tunnel_device(const std::string& name);
 
 }  // namespace probe

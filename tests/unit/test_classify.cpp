@@ -92,3 +92,52 @@ TEST_CASE("titles are found case-insensitively and tidied", "[classify]") {
   CHECK_FALSE(extract_title("<p>no title</p>"));
   CHECK(extract_title("<title>" + std::string(1000, 'a') + "</title>")->size() == 256);
 }
+
+TEST_CASE("through a proxy, the proxy's replies about the destination are the destination's failures", "[classify]") {
+  const auto via_proxy = [](int code, long proxy_code, long connect_code, std::string text = "") {
+    CurlOutcome out = outcome(code);
+    out.via_proxy = true;
+    out.proxy_code = proxy_code;
+    out.connect_code = connect_code;
+    out.error_text = std::move(text);
+    return out;
+  };
+  struct Case {
+    const char* name;
+    CurlOutcome outcome;
+    Kind kind;
+    std::string expected;
+  };
+  const std::vector<Case> cases = {
+      {"SOCKS: refused", via_proxy(CURLE_PROXY, CURLPX_REPLY_CONNECTION_REFUSED, 0), Kind::https,
+       "tls connection_refused"},
+      {"SOCKS: host unreachable", via_proxy(CURLE_PROXY, CURLPX_REPLY_HOST_UNREACHABLE, 0), Kind::https,
+       "tls host_unreachable"},
+      {"SOCKS: network unreachable", via_proxy(CURLE_PROXY, CURLPX_REPLY_NETWORK_UNREACHABLE, 0), Kind::http,
+       "http network_unreachable"},
+      {"SOCKS: TTL expired", via_proxy(CURLE_PROXY, CURLPX_REPLY_TTL_EXPIRED, 0), Kind::tls,
+       "tls generic_timeout_error"},
+      {"SOCKS: general failure", via_proxy(CURLE_PROXY, CURLPX_REPLY_GENERAL_SERVER_FAILURE, 0), Kind::https,
+       "tls proxy_error"},
+      {"SOCKS: not allowed", via_proxy(CURLE_PROXY, CURLPX_REPLY_NOT_ALLOWED, 0), Kind::https, "tls proxy_error"},
+      {"SOCKS: authentication", via_proxy(CURLE_PROXY, CURLPX_USER_REJECTED, 0), Kind::https, "tls proxy_error"},
+      {"CONNECT 407", via_proxy(CURLE_COULDNT_CONNECT, 0, 407), Kind::https, "tls proxy_error"},
+      {"CONNECT 403", via_proxy(CURLE_RECV_ERROR, 0, 403), Kind::https, "tls proxy_error"},
+      {"CONNECT 504", via_proxy(CURLE_COULDNT_CONNECT, 0, 504), Kind::https, "tls generic_timeout_error"},
+      {"CONNECT 502", via_proxy(CURLE_COULDNT_CONNECT, 0, 502), Kind::http, "http connection_refused"},
+      {"CONNECT 500 (tinyproxy: unable to connect)", via_proxy(CURLE_COULDNT_CONNECT, 0, 500), Kind::https,
+       "tls connection_refused"},
+      {"proxy unreachable", via_proxy(CURLE_COULDNT_CONNECT, 0, 0, "Failed to connect to proxy port 1080"),
+       Kind::https, "tls proxy_error"},
+      {"CONNECT 200, then a TLS reset: the destination's", [&] {
+         CurlOutcome out = via_proxy(CURLE_SSL_CONNECT_ERROR, 0, 200);
+         out.os_errno = ECONNRESET;
+         return out;
+       }(),
+       Kind::https, "tls connection_reset"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.name);
+    CHECK(describe(classify_transfer(c.outcome, c.kind)) == c.expected);
+  }
+}

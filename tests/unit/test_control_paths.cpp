@@ -1,0 +1,260 @@
+#include <catch2/catch.hpp>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/engine.hpp"
+#include "support/mock_dns.hpp"
+#include "support/net_fixture.hpp"
+#include "support/ports.hpp"
+#include "support/proxy_fixture.hpp"
+#include "support/reports.hpp"
+#include "support/run_command.hpp"
+#include "support/temp_dir.hpp"
+
+using namespace probe;
+using nlohmann::json;
+using probe::test::MockDns;
+using probe::test::NetFixture;
+using probe::test::only_report;
+using probe::test::ProxyFixture;
+using probe::test::read_file;
+using probe::test::run_probe;
+using probe::test::TempDir;
+using probe::test::validates;
+
+namespace {
+
+Target loopback_target(Kind kind, std::uint16_t port) {
+  Target target;
+  target.app = "test";
+  target.host = "127.0.0.1";
+  target.kind = kind;
+  target.port = port;
+  return target;
+}
+
+ControlSettings proxy_control(const std::string& name, PathKind kind, std::uint16_t port) {
+  ControlSettings control;
+  control.spec.name = name;
+  control.spec.kind = kind;
+  control.spec.proxy_address = "127.0.0.1";
+  control.spec.proxy_port = port;
+  control.timeout_ms = 2000;
+  return control;
+}
+
+RunSettings loopback_settings(const NetFixture& fixture) {
+  RunSettings settings;
+  settings.timeout_ms = 2000;
+  std::string problem;
+  settings.allow_bogon = {*parse_cidr("127.0.0.0/8", &problem)};
+  settings.ca_files = {fixture.ca_file()};
+  return settings;
+}
+
+std::string failure_of(const std::optional<StepTiming>& step) {
+  if (!step) {
+    return "absent";
+  }
+  return step->failure ? step->failure->str() : "ok";
+}
+
+}  // namespace
+
+TEST_CASE("every step runs over SOCKS5, HTTP CONNECT and an interface path as over direct", "[engine][control]") {
+  NetFixture fixture;
+  ProxyFixture proxies;
+  RunSettings settings = loopback_settings(fixture);
+  settings.controls = {proxy_control("control", PathKind::socks5h, proxies.port("socks_ok")),
+                       proxy_control("control-2", PathKind::http_proxy, proxies.port("http_ok"))};
+  ControlSettings iface;
+  iface.spec.name = "control-3";
+  iface.spec.kind = PathKind::interface;
+  iface.spec.interface = "lo";
+  iface.timeout_ms = 2000;
+  settings.controls.push_back(iface);
+  const std::vector<Target> targets = {loopback_target(Kind::https, fixture.port("https")),
+                                       loopback_target(Kind::http, fixture.port("http")),
+                                       loopback_target(Kind::stun, fixture.port("stun"))};
+  const Measurement measured = measure_paths(targets, settings, EventLoop::now());
+  REQUIRE(measured.paths.size() == 4);
+  for (const char* name : {"direct", "control", "control-2", "control-3"}) {
+    INFO("path " << name);
+    const auto& https = measured.results[0].paths.at(name).endpoints.at(0);
+    CHECK(failure_of(https.tcp) == "ok");
+    CHECK(failure_of(https.tls) == "ok");
+    REQUIRE(https.http);
+    CHECK(https.http->status == 200);
+    const auto& http = measured.results[1].paths.at(name).endpoints.at(0);
+    CHECK(failure_of(http.tcp) == "ok");
+    REQUIRE(http.http);
+    CHECK(http.http->status == 200);
+  }
+  for (std::size_t k = 1; k < 4; ++k) {
+    INFO("path " << measured.paths[k].name);
+    CHECK(measured.paths[k].checked);
+    CHECK_FALSE(measured.paths[k].check_failure);
+    CHECK(measured.paths[k].healthy());
+  }
+  // UDP does not go through a proxy; it does go by an interface.
+  CHECK(measured.results[2].paths.at("control").endpoints.at(0).not_tested == "UDP is not carried over a proxy path");
+  CHECK(measured.results[2].paths.at("control-2").endpoints.at(0).not_tested.has_value());
+  CHECK(failure_of(measured.results[2].paths.at("control-3").endpoints.at(0).stun) == "ok");
+}
+
+TEST_CASE("a proxy's word about the destination is the destination's failure; a dead proxy is proxy_error",
+          "[engine][control]") {
+  NetFixture fixture;
+  ProxyFixture proxies;
+  RunSettings settings = loopback_settings(fixture);
+  settings.controls = {proxy_control("control", PathKind::socks5h, proxies.port("socks_ok")),
+                       proxy_control("control-2", PathKind::socks5, proxies.port("socks_reply_04")),
+                       proxy_control("control-3", PathKind::http_proxy, probe::test::free_tcp_port()),
+                       proxy_control("control-4", PathKind::http_proxy, proxies.port("http_403"))};
+  const std::vector<Target> targets = {loopback_target(Kind::tcp, fixture.port("closed")),
+                                       loopback_target(Kind::tcp, fixture.port("silent"))};
+  const Measurement measured = measure_paths(targets, settings, EventLoop::now());
+  const auto tcp_on = [&](std::size_t target, const char* path) {
+    return failure_of(measured.results[target].paths.at(path).endpoints.at(0).tcp);
+  };
+  CHECK(tcp_on(0, "direct") == "connection_refused");
+  CHECK(tcp_on(0, "control") == "connection_refused");  // SOCKS reply 5 from a relay that tried
+  CHECK(tcp_on(1, "control") == "ok");
+  CHECK(tcp_on(0, "control-2") == "host_unreachable");  // SOCKS reply 4
+  CHECK(tcp_on(0, "control-3") == "proxy_error");       // nobody listens where the proxy should
+  CHECK(tcp_on(0, "control-4") == "proxy_error");       // the proxy forbids the CONNECT
+  CHECK(measured.paths[1].healthy());
+  CHECK_FALSE(measured.paths[2].check_failure);  // it handshakes; it only fails the destinations
+  CHECK_FALSE(measured.paths[2].healthy());      // ... so it never carried a success
+  REQUIRE(measured.paths[3].check_failure);
+  CHECK(measured.paths[3].check_failure->str() == "proxy_error");
+  CHECK_FALSE(measured.paths[3].healthy());
+}
+
+TEST_CASE("DNS over a proxy path goes over TCP through the tunnel to the control resolver", "[engine][control]") {
+  NetFixture fixture;
+  ProxyFixture proxies;
+  MockDns control_dns;
+  RunSettings settings = loopback_settings(fixture);
+  settings.resolvers = {};  // the direct path asks nobody here: only the control path's DNS counts
+  ControlSettings control = proxy_control("control", PathKind::socks5h, proxies.port("socks_ok"));
+  control.resolvers = {*parse_resolver(control_dns.address(), nullptr)};
+  settings.controls = {control};
+  Target target;
+  target.app = "test";
+  target.host = "plain.test";
+  target.kind = Kind::dns;
+  const Measurement measured = measure_paths({target}, settings, EventLoop::now());
+  const auto& queries = measured.results[0].paths.at("control").queries;
+  REQUIRE(queries.size() == 2);
+  for (const auto& query : queries) {
+    INFO(query.type);
+    CHECK(query.resolver == "tcp:" + control_dns.address());
+    CHECK_FALSE((query.failure && query.failure->code == Failure::proxy_error));
+    CHECK(query.rcode.has_value());
+  }
+  CHECK(measured.results[0].paths.at("direct").queries.empty());
+}
+
+TEST_CASE("probe run: control flags are checked before anything is measured", "[cli][control]") {
+  TempDir dir;
+  const std::string out = (dir.path() / "reports").string();
+  const std::vector<std::string> base = {"run", "--url", "tcp://127.0.0.1:9", "--no-system-resolver", "--resolver",
+                                         "127.0.0.1:9", "--out", out};
+  const auto with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = base;
+    args.insert(args.end(), extra.begin(), extra.end());
+    return run_probe(args);
+  };
+  auto result = with({"--control", "ftp://127.0.0.1:21"});
+  CHECK(result.exit_code == 64);
+  CHECK(result.err.find("--control 'ftp://127.0.0.1:21': unsupported proxy scheme 'ftp'") != std::string::npos);
+
+  result = with({"--control", "iface:nosuchdev0"});
+  CHECK(result.exit_code == 78);
+  CHECK(result.err.find("iface:nosuchdev0: no such interface") != std::string::npos);
+
+  result = with({"--control", "socks5h://127.0.0.1:1080", "--control-doh", "http://127.0.0.1/dns-query"});
+  CHECK(result.exit_code == 64);
+  CHECK(result.err.find("expected an https:// URL") != std::string::npos);
+
+  const auto auth = dir.write("auth", "user:topsecret\n");
+  ::chmod(auth.c_str(), 0644);
+  result = with({"--control", "socks5h://127.0.0.1:1080", "--control-auth-file", auth.string()});
+  CHECK(result.exit_code == 78);
+  CHECK(result.err.find("chmod 600") != std::string::npos);
+  CHECK(result.err.find("topsecret") == std::string::npos);
+}
+
+TEST_CASE("probe run: a dead proxy with credentials leaves no trace of them", "[cli][control]") {
+  TempDir dir;
+  const std::string out = (dir.path() / "reports").string();
+  const std::string url = "socks5h://alice:s3cr%40t@127.0.0.1:" + std::to_string(probe::test::free_tcp_port());
+  const auto result = run_probe({"-vv", "run", "--url", "tcp://127.0.0.1:9", "--no-system-resolver", "--resolver",
+                                 "127.0.0.1:9", "--allow-bogon", "127.0.0.0/8", "--timeout", "1", "--control", url,
+                                 "--control-timeout", "1", "--out", out});
+  REQUIRE(result.exit_code == 0);
+  const std::string report = read_file(only_report(out));
+  CHECK(validates({only_report(out).string()}));
+  for (const std::string secret : {"alice", "s3cr@t", "s3cr%40t", "YWxpY2U6czNjckB0"}) {
+    INFO(secret);
+    CHECK(report.find(secret) == std::string::npos);
+    CHECK(result.err.find(secret) == std::string::npos);
+    CHECK(result.out.find(secret) == std::string::npos);
+  }
+  const json parsed = json::parse(report);
+  CHECK(parsed["paths"][1]["health"] == "unhealthy");
+  CHECK(parsed["paths"][1]["check_failure"] == "proxy_error");
+  CHECK(parsed["results"][0]["paths"]["control"]["endpoints"][0]["tcp"]["failure"] == "proxy_error");
+  CHECK(result.err.find("failed its start-up check") != std::string::npos);
+}
+
+TEST_CASE("DNS over a proxy path can be DoH through the proxy instead", "[engine][control]") {
+  NetFixture fixture;
+  ProxyFixture proxies;
+  RunSettings settings = loopback_settings(fixture);
+  settings.resolvers = {};
+  ControlSettings control = proxy_control("control", PathKind::socks5h, proxies.port("socks_ok"));
+  control.doh_url = "https://127.0.0.1:" + std::to_string(fixture.port("doh")) + "/dns-query";
+  settings.controls = {control};
+  std::string problem;  // the fixture answers documentation addresses
+  settings.allow_bogon.push_back(*parse_cidr("192.0.2.0/24", &problem));
+  settings.allow_bogon.push_back(*parse_cidr("2001:db8::/32", &problem));
+  Target target;
+  target.app = "test";
+  target.host = "plain.test";
+  target.kind = Kind::dns;
+  const Measurement measured = measure_paths({target}, settings, EventLoop::now());
+  const auto& queries = measured.results[0].paths.at("control").queries;
+  REQUIRE(queries.size() == 2);
+  for (const auto& query : queries) {
+    INFO(query.type << " " << (query.failure ? query.failure->str() : "ok"));
+    CHECK(query.resolver == "doh:" + control.doh_url);
+    CHECK_FALSE(query.failure);
+    REQUIRE(query.answers.size() == 1);
+    CHECK(query.answers[0].value == (query.type == "A" ? "192.0.2.80" : "2001:db8::80"));
+  }
+  CHECK(measured.paths[1].healthy());
+}
+
+TEST_CASE("probe run warns when the default route leaves by a tunnel device", "[cli][control]") {
+  if (geteuid() != 0) {
+    WARN("skipped: a network namespace needs root");
+    return;
+  }
+  TempDir dir;
+  const std::string out = (dir.path() / "reports").string();
+  const std::string command =
+      std::string("ip link set lo up && ip tuntap add dev tun9 mode tun && ip link set tun9 up && "
+                  "ip addr add 10.254.9.1/24 dev tun9 && ip route add default dev tun9 && exec ") +
+      PROBE_BINARY + " run --url tcp://127.0.0.1:9 --no-system-resolver --resolver 127.0.0.1:9 --allow-bogon "
+      "127.0.0.0/8 --timeout 1 --out " + out;
+  const auto result = probe::test::run_command({"unshare", "-n", "sh", "-c", command});
+  REQUIRE(result.exit_code == 0);
+  CHECK(result.err.find("the default route leaves by tun9, a tunnel device") != std::string::npos);
+  const json report = json::parse(read_file(only_report(out)));
+  CHECK(report["paths"][0]["egress"] == "tun9");
+}
