@@ -137,7 +137,19 @@ json endpoint_json(const EndpointObservation& endpoint) {
       {"tls", nullptr},
       {"http", nullptr},
       {"stun", nullptr},
+      {"decoy_tls", nullptr},
+      {"retest", nullptr},
+      {"residual", endpoint.residual},
   };
+  if (endpoint.decoy_tls) {
+    out["decoy_tls"] = tls_json(*endpoint.decoy_tls);
+  }
+  if (endpoint.retest) {
+    json retest;
+    add_timing(retest, *endpoint.retest);
+    retest["step"] = endpoint.retest->step;
+    out["retest"] = retest;
+  }
   if (endpoint.tcp) {
     json tcp;
     add_timing(tcp, *endpoint.tcp);

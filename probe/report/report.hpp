@@ -79,6 +79,12 @@ struct HttpObservation : StepTiming {
   std::optional<std::string> location;  // a redirect's target: recorded, never followed
 };
 
+// The one re-test of a direct step that failed, run after every first attempt, at low
+// concurrency: flaky networks are not censors, so a failure that does not repeat is not blocking.
+struct RetestObservation : StepTiming {
+  std::string step;  // "tcp", "tls", "http" or "stun": the step that failed the first time
+};
+
 struct EndpointObservation {
   std::string address;  // IP literal
   std::uint16_t port = 0;
@@ -89,6 +95,15 @@ struct EndpointObservation {
   std::optional<TlsObservation> tls;
   std::optional<HttpObservation> http;
   std::optional<StepTiming> stun;  // stun targets: a Binding Request over UDP
+  // Direct path, tls/https targets: a handshake naming an unrelated host, run after TCP and
+  // before the real one (so that blocking triggered by the real name cannot spoil it). It
+  // succeeding while the real one fails is the signature of SNI filtering.
+  std::optional<TlsObservation> decoy_tls;
+  std::optional<RetestObservation> retest;
+  // The TCP step failed on an address:port where a TLS handshake had been reset, cut or dropped
+  // earlier in the run: possibly the censor's residual blocking after a trigger, so not evidence
+  // of IP blocking for this target on its own.
+  bool residual = false;
 };
 
 struct PathObservations {
