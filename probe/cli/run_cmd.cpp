@@ -42,6 +42,7 @@ struct RunOptions {
   std::size_t control_concurrency = 64;
   std::string control_auth_file;
   std::size_t per_address = 16;
+  std::vector<std::string> injection_probes;
   std::string vantage_id;
   std::string asn;
   std::string cc;
@@ -165,6 +166,7 @@ int run(const RunOptions& options) {
   }
   settings.controls = control_settings(options, settings.tries);
   settings.per_address = options.per_address;
+  settings.injection_probes = parse_each(options.injection_probes, "--injection-probe", &parse_resolver);
   std::vector<PathInfo> paths = describe_paths(settings.controls);
   const LoadedTargets loaded = load_targets(with_default_targets(options.selection));
   // Fail on an unusable output folder before measuring, not after.
@@ -202,7 +204,8 @@ int run(const RunOptions& options) {
                     {"control_timeout_ms", static_cast<int>(options.control_timeout_s * 1000.0)},
                     {"control_concurrency", options.control_concurrency},
                     {"control_resolvers", control_resolvers},
-                    {"per_address", options.per_address}};
+                    {"per_address", options.per_address},
+                    {"injection_probes", options.injection_probes}};
   Measurement measured = measure_paths(loaded.targets, settings, run_start);
   report.results = std::move(measured.results);
   for (std::size_t k = 0; k < paths.size() && k < measured.paths.size(); ++k) {
@@ -299,6 +302,9 @@ void add_run_command(CLI::App& app, std::vector<Command>& commands) {
                       "Connections at once to one destination address, per path")
       ->check(CLI::Range(1, 10000))
       ->capture_default_str();
+  run_app->add_option("--injection-probe", options->injection_probes,
+                      "Also send every query to this address, ADDR[:PORT], which must run no DNS server: an "
+                      "answer proves that port 53 is intercepted on the direct path; repeatable");
   run_app->add_option("--vantage", options->vantage_id, "A label for this vantage point, written in the report");
   run_app->add_option("--asn", options->asn, "The network's AS number, e.g. AS64500")
       ->check(CLI::Validator(

@@ -23,7 +23,7 @@ namespace probe {
 
 std::string ResolverSpec::label() const {
   const std::string host = address.find(':') != std::string::npos ? "[" + address + "]" : address;
-  return (system ? "system:" : "") + host + ":" + std::to_string(port);
+  return std::string(system ? "system:" : injection ? "injection:" : "") + host + ":" + std::to_string(port);
 }
 
 std::optional<ResolverSpec> parse_resolver(std::string_view text, std::string* problem) {

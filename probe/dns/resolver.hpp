@@ -20,8 +20,11 @@ struct ResolverSpec {
   std::uint16_t port = 53;
   bool system = false;  // listed in resolv.conf, as opposed to given with --resolver
   std::string bind_device;  // when not empty, queries leave by this interface (an interface path)
+  // An injection probe: an address that runs no DNS server. Any answer from it proves that
+  // something on the path intercepts port 53. Labelled "injection:ADDR:PORT".
+  bool injection = false;
 
-  // "system:192.0.2.53:53" or "192.0.2.53:53" ("[2001:db8::53]:53" for IPv6).
+  // "system:192.0.2.53:53", "injection:192.0.2.9:53" or "192.0.2.53:53" ("[2001:db8::53]:53" for IPv6).
   std::string label() const;
 };
 

@@ -138,6 +138,13 @@ public:
       path->scheduler.pump();
     }
     m_loop.run();
+    // The follow-up phase, once every first attempt is in: each failing direct step that a control
+    // path got through once more, at low concurrency (a burst of failures can be congestion; a
+    // censor fails them again).
+    schedule_retests();
+    m_retests.pump();
+    m_loop.run();
+    tag_residual();
 
     Measurement out;
     for (auto& result : m_results) {
@@ -171,6 +178,13 @@ private:
     dns.tries = m_settings.tries;
     for (const ResolverSpec& resolver : m_settings.resolvers) {
       path->resolvers.push_back(std::make_unique<DnsResolver>(m_loop, resolver, dns, m_bogons, m_run_start));
+    }
+    DnsSettings probe_dns = dns;
+    probe_dns.tries = 1;  // silence is the expected answer: waiting once is enough
+    for (ResolverSpec resolver : m_settings.injection_probes) {
+      resolver.injection = true;
+      resolver.system = false;
+      path->resolvers.push_back(std::make_unique<DnsResolver>(m_loop, resolver, probe_dns, m_bogons, m_run_start));
     }
     m_paths.push_back(std::move(path));
   }
@@ -347,11 +361,28 @@ private:
                           done();
                           return;
                         }
+                        if (p == 0 && needs_tls(m_targets[i].kind)) {
+                          start_decoy(i, index, done);
+                          return;
+                        }
                         start_transfer_for(i, p, index, done);
                       });
   }
 
-  void start_transfer_for(std::size_t i, std::size_t p, std::size_t index, std::function<void()> done) {
+  // The decoy handshake runs before the real one on the same address, so that blocking set off
+  // by the real name (a censor that drops the address:port for a while) cannot spoil it.
+  void start_decoy(std::size_t i, std::size_t index, std::function<void()> done) {
+    TransferRequest request = transfer_request(i, 0, index);
+    request.kind = Kind::tls;
+    request.decoy = true;
+    request.host = m_settings.decoy_sni;
+    start_transfer(m_curl, request, m_run_start, [this, i, index, done](TransferResult result) {
+      endpoint_at(i, 0, index).decoy_tls = std::move(result.tls);
+      start_transfer_for(i, 0, index, done);
+    });
+  }
+
+  TransferRequest transfer_request(std::size_t i, std::size_t p, std::size_t index) {
     const Target& target = m_targets[i];
     const PathRuntime& path = *m_paths[p];
     TransferRequest request;
@@ -367,6 +398,146 @@ private:
     request.user_agent = m_settings.user_agent;
     request.body_cap = m_settings.body_cap;
     request.carrier = path.curl;
+    return request;
+  }
+
+  // The first step that failed on a direct endpoint, if any: "tcp", "tls", "http" or "stun".
+  static std::optional<std::string> failed_step(const EndpointObservation& endpoint) {
+    const auto failed = [](const auto& step) { return step && step->failure.has_value(); };
+    if (failed(endpoint.stun)) {
+      return "stun";
+    }
+    if (failed(endpoint.tcp)) {
+      return "tcp";
+    }
+    if (failed(endpoint.tls)) {
+      return "tls";
+    }
+    if (failed(endpoint.http)) {
+      return "http";
+    }
+    return std::nullopt;
+  }
+
+  void schedule_retests() {
+    for (std::size_t i = 0; i < m_results.size(); ++i) {
+      auto& endpoints = m_results[i].paths[m_paths[0]->spec.name].endpoints;
+      for (std::size_t index = 0; index < endpoints.size(); ++index) {
+        const auto step = failed_step(endpoints[index]);
+        if (!step || endpoints[index].not_tested || is_interrupted(endpoints[index]) ||
+            !works_over_control(i, endpoints[index].address, *step)) {
+          continue;
+        }
+        m_retests.add(endpoints[index].address, [this, i, index, step = *step](std::function<void()> done) {
+          retest(i, index, step, std::move(done));
+        });
+      }
+    }
+  }
+
+  // Whether some control path got through `step` at `address`: only then can the direct failure
+  // become "blocked", so only then is it worth a re-test. (A run without controls, or a target
+  // down everywhere, re-tests nothing and stays bounded by one timeout.)
+  bool works_over_control(std::size_t i, const std::string& address, const std::string& step) const {
+    for (std::size_t p = 1; p < m_paths.size(); ++p) {
+      for (const auto& endpoint : m_results[i].paths.at(m_paths[p]->spec.name).endpoints) {
+        if (endpoint.address != address) {
+          continue;
+        }
+        const auto ok = [](const auto& observation) { return observation && !observation->failure; };
+        if ((step == "tcp" && ok(endpoint.tcp)) || (step == "tls" && ok(endpoint.tls)) ||
+            (step == "http" && ok(endpoint.http)) || (step == "stun" && ok(endpoint.stun))) {
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
+  static bool is_interrupted(const EndpointObservation& endpoint) {
+    for (const StepTiming* step : {static_cast<const StepTiming*>(endpoint.tcp ? &*endpoint.tcp : nullptr),
+                                   static_cast<const StepTiming*>(endpoint.tls ? &*endpoint.tls : nullptr),
+                                   static_cast<const StepTiming*>(endpoint.http ? &*endpoint.http : nullptr),
+                                   static_cast<const StepTiming*>(endpoint.stun ? &*endpoint.stun : nullptr)}) {
+      if (step != nullptr && step->failure && step->failure->code == Failure::interrupted) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  void retest(std::size_t i, std::size_t index, const std::string& step, std::function<void()> done) {
+    const EndpointObservation& endpoint = endpoint_at(i, 0, index);
+    const Millis timeout(m_paths[0]->timeout_ms);
+    const auto record = [this, i, index, step, done](const StepTiming& timing) {
+      RetestObservation observation;
+      observation.step = step;
+      observation.failure = timing.failure;
+      observation.t0_ms = timing.t0_ms;
+      observation.duration_ms = timing.duration_ms;
+      endpoint_at(i, 0, index).retest = std::move(observation);
+      done();
+    };
+    if (step == "stun") {
+      start_stun(m_loop, endpoint.address, endpoint.port, timeout, m_run_start,
+                 [record](StepTiming stun) { record(stun); });
+      return;
+    }
+    if (step == "tcp") {
+      start_tcp_connect(m_paths[0]->connector, endpoint.address, endpoint.port, timeout, m_run_start,
+                        [record](TcpObservation tcp) { record(tcp); });
+      return;
+    }
+    // TLS: the handshake alone; HTTP: the whole transfer again. Whatever fails first is the answer.
+    TransferRequest request = transfer_request(i, 0, index);
+    if (step == "tls") {
+      request.kind = Kind::tls;
+    }
+    const MonoTime started = EventLoop::now();
+    start_transfer(m_curl, request, m_run_start, [this, record, started](TransferResult result) {
+      StepTiming timing;
+      timing.t0_ms = ms_between(m_run_start, started);
+      timing.duration_ms = ms_between(started, EventLoop::now());
+      if (result.tls && result.tls->failure) {
+        timing.failure = result.tls->failure;
+      } else if (result.http && result.http->failure) {
+        timing.failure = result.http->failure;
+      }
+      record(timing);
+    });
+  }
+
+  // A TCP failure on an address:port where a real-name TLS handshake was reset, cut or dropped
+  // earlier in the run may be the censor's after-effect (it blocks the address:port for a while
+  // after a trigger): tagged, so it is not taken for IP blocking of its own.
+  void tag_residual() {
+    std::map<std::pair<std::string, std::uint16_t>, double> first_tls_failure;
+    const std::string& direct = m_paths[0]->spec.name;
+    for (const auto& result : m_results) {
+      for (const auto& endpoint : result.paths.at(direct).endpoints) {
+        if (endpoint.tls && endpoint.tls->failure && endpoint.tls->failure->code != Failure::interrupted) {
+          const auto key = std::make_pair(endpoint.address, endpoint.port);
+          auto [it, inserted] = first_tls_failure.emplace(key, endpoint.tls->t0_ms);
+          if (!inserted) {
+            it->second = std::min(it->second, endpoint.tls->t0_ms);
+          }
+        }
+      }
+    }
+    for (auto& result : m_results) {
+      for (auto& endpoint : result.paths.at(direct).endpoints) {
+        if (!endpoint.tcp || !endpoint.tcp->failure) {
+          continue;
+        }
+        const auto it = first_tls_failure.find(std::make_pair(endpoint.address, endpoint.port));
+        const double last_try = endpoint.retest ? endpoint.retest->t0_ms : endpoint.tcp->t0_ms;
+        endpoint.residual = it != first_tls_failure.end() && it->second < last_try;
+      }
+    }
+  }
+
+  void start_transfer_for(std::size_t i, std::size_t p, std::size_t index, std::function<void()> done) {
+    const TransferRequest request = transfer_request(i, p, index);
     start_transfer(m_curl, request, m_run_start, [this, i, p, index, done](TransferResult result) {
       endpoint_at(i, p, index).tls = std::move(result.tls);
       endpoint_at(i, p, index).http = std::move(result.http);
@@ -384,6 +555,7 @@ private:
   CurlMulti m_curl;
   std::unique_ptr<CaBundle> m_ca_bundle;
   std::vector<std::unique_ptr<PathRuntime>> m_paths;  // direct first; destroyed before the loop
+  Scheduler m_retests{m_settings.retest_concurrency, 2};
   std::vector<TargetResult> m_results;
   std::vector<std::size_t> m_pending_queries;
 };

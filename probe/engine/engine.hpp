@@ -37,6 +37,9 @@ struct RunSettings {
   std::vector<ResolverSpec> resolvers;  // system resolvers first, then --resolver ones
   std::vector<ControlSettings> controls;
   std::size_t per_address = 16;        // connections at once to one address, per path
+  std::vector<ResolverSpec> injection_probes;  // addresses that run no DNS server (see ResolverSpec)
+  std::size_t retest_concurrency = 16;  // the follow-up phase's re-tests run gently
+  std::string decoy_sni = "www.example.com";  // the unrelated name of the decoy handshake
   std::vector<Cidr> allow_bogon;
   std::string mozilla_roots = "/usr/share/ca-certificates/mozilla";
   std::vector<std::string> ca_files;   // --ca-file: added to the roots and the targets' own CAs

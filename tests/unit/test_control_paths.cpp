@@ -258,3 +258,34 @@ TEST_CASE("probe run warns when the default route leaves by a tunnel device", "[
   const json report = json::parse(read_file(only_report(out)));
   CHECK(report["paths"][0]["egress"] == "tun9");
 }
+
+TEST_CASE("an injection probe records whatever answers from an address that should be silent", "[engine][injection]") {
+  MockDns interceptor;  // stands for a middlebox answering on an address that runs no DNS server
+  RunSettings settings;
+  settings.timeout_ms = 500;
+  settings.resolvers = {};
+  ResolverSpec silent;
+  silent.address = "127.0.0.1";
+  silent.port = probe::test::closed_udp_port();
+  settings.injection_probes = {*parse_resolver(interceptor.address(), nullptr), silent};
+  Target target;
+  target.app = "test";
+  target.host = "plain.test";
+  target.kind = Kind::dns;
+  const auto results = measure({target}, settings, EventLoop::now());
+  const auto& queries = results[0].paths.at("direct").queries;
+  REQUIRE(queries.size() == 4);
+  std::size_t answered = 0;
+  for (const auto& query : queries) {
+    INFO(query.resolver << " " << query.type);
+    CHECK(query.resolver.rfind("injection:", 0) == 0);
+    if (query.resolver == "injection:" + interceptor.address()) {
+      CHECK(query.rcode.has_value());
+      answered += query.answers.empty() ? 0 : 1;
+    } else {
+      CHECK(query.failure.has_value());  // nothing there: refused or silent, never an answer
+      CHECK(query.answers.empty());
+    }
+  }
+  CHECK(answered >= 1);
+}
