@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Lab tests: for each scenario, bring the lab up, run the probe with the shipped targets/ (plus one
-# plain http:// URL when the lists have no http target) in the client namespace over the direct path,
-# and check per host which step failed with which failure string; then bring the lab down and check
+# plain http:// URL when the lists have no http target) in the client namespace over the direct path
+# and a SOCKS5 control path (microsocks, which the censor lets through), and check per host which
+# step failed with which failure string and the verdict's status and method; then bring the lab
+# down and check
 # that nothing is left and that the root namespace and the machine are exactly as before the first
 # `up` (links, addresses, routes, rules, iptables/nftables, /etc/netns, /run/netns and its mount,
 # net.* sysctls, server processes). Finally, a crashed `up` (SIGKILL in the middle) must be cleaned
@@ -181,7 +183,16 @@ check_no_http_blockpage() {
     "plain http: the site's own page, not the blockpage"
 }
 
-expect_open() { common_checks ""; check_no_http_blockpage; }
+# check_verdicts JQ: JQ maps a result (with $app, the app of its host) to the expected
+# "status/method" (method null -> "status/null"); every result's verdict must match it.
+check_verdicts() {
+  check "$JQ_DEFS"'.results[] | (hostapp[.host] // .app) as $app | . as $r |
+      ('"$1"') as $want | ($r.verdict // {}) as $v | "\($v.status)/\($v.method)" as $got |
+      select($got != $want) | "\($r.host) \($r.kind): verdict \($got), want \($want) (\($v.detail // ""))"' \
+    "verdicts: $2"
+}
+
+expect_open() { common_checks ""; check_no_http_blockpage; check_verdicts '"accessible/null"' "all accessible"; }
 
 expect_ip_blackhole() {
   common_checks twitter
@@ -192,6 +203,10 @@ expect_ip_blackhole() {
     "twitter: tcp.failure == generic_timeout_error"
   check "$JQ_DEFS"'eps | select(.app == "twitter") | select(.e.tls != null and .e.tls.failure == null) | show' \
     "twitter: no TLS success after a failed connect"
+  check "$JQ_DEFS"'eps | select(.app == "twitter") | select(.e.retest.failure != "generic_timeout_error") | show' \
+    "twitter: the re-test timed out too"
+  check_verdicts 'if $app == "twitter" then "blocked/tcp_ip" else "accessible/null" end' \
+    "twitter blocked tcp_ip, the rest accessible"
 }
 
 expect_sni_reset() {
@@ -206,6 +221,13 @@ expect_sni_reset() {
     "signal: tls.failure == connection_reset"
   check "$JQ_DEFS"'eps | select(.app == "signal" and .kind == "https") | select(.e.http != null and .e.http.status != null) | show' \
     "signal: no HTTP status after the reset"
+  check "$JQ_DEFS"'eps | select(.app == "signal" and (.kind == "https" or .kind == "tls")) |
+      select(.e.decoy_tls.failure != null or .e.retest.failure != "connection_reset") | show' \
+    "signal: the decoy SNI passed, the re-test was reset again"
+  check_verdicts 'if $app == "signal" and ($r.kind == "https" or $r.kind == "tls") then "blocked/tls" else "accessible/null" end' \
+    "signal's TLS targets blocked tls, the rest accessible"
+  check '.results[] | select(.verdict.method == "tls") | select(.verdict.detail | test("sni") | not) |
+      "\(.host): detail \(.verdict.detail)"' "verdicts: tls blocking says sni"
 }
 
 # Every resolver of the direct path lies: the censor DNATs port 53 to its resolver.
@@ -236,6 +258,7 @@ expect_dns_hijack() {
   check_lines "$out" "the lying resolver logged an A query for every host"
   out=$(grep -F " from $CLIENT_ADDR" "$STATE/logs/dnsmasq-isp.log" | head -5 || true)
   check_lines "$out" "the ISP resolver got none of the client's queries"
+  check_verdicts '"blocked/dns"' "every target blocked dns"
 }
 
 # The censor DNATs plain HTTP to its blockpage server; HTTPS is untouched.
@@ -247,6 +270,8 @@ expect_http_blockpage() {
   n=$(grep -c '"GET ' "$STATE/logs/blockpage-access.log" 2>/dev/null || true)
   check_lines "$( (( ${n:-0} >= n_http )) || echo "${n:-0} requests logged, want $n_http or more")" \
     "the blockpage server logged the http requests"
+  check_verdicts 'if $r.kind == "http" then "blocked/http" else "accessible/null" end' \
+    "plain http blocked http, the rest accessible"
 }
 
 # The censor shapes what it sends to the client: slower, but everything works.
@@ -263,6 +288,7 @@ expect_throttled() {
   slowest=$(jq '[.results[].paths.direct.endpoints[]?.tls.duration_ms // empty] | max | round' "$report")
   check_lines "$( (( ${sent:-0} > 0 )) || echo "the tbf qdisc carried nothing: $qd")" \
     "the probe's traffic went through the shaper ($sent bytes, $over packets over the rate, $dropped dropped, slowest TLS handshake $slowest ms)"
+  check_verdicts '"accessible/null"' "all accessible"
 }
 
 run_scenario() {
@@ -275,7 +301,8 @@ run_scenario() {
   mkdir -p "$tmp/out-$sc"
   t1=$(date +%s.%N)
   if ! "$LAB" exec "$PROBE" run --targets "$TARGETS" "${PROBE_EXTRA[@]}" --allow-bogon 10.77.0.0/16 \
-       --ca-file "$STATE/ca.pem" --timeout 2 --out "$tmp/out-$sc" >"$tmp/probe-$sc.log" 2>&1; then
+       --ca-file "$STATE/ca.pem" --timeout 2 --control socks5h://10.77.0.10:1080 --control-resolver 10.77.0.53 \
+       --control-timeout 2 --out "$tmp/out-$sc" >"$tmp/probe-$sc.log" 2>&1; then
     fail "probe run exited non-zero"; sed 's/^/      /' "$tmp/probe-$sc.log"
   else
     report=$(find "$tmp/out-$sc" -name '*.json' | head -1)

@@ -116,7 +116,8 @@ TEST_CASE("500 names against a silent server finish in one timeout, on one threa
   }
 }
 
-TEST_CASE("probe run with no network at all completes with every query failed", "[run][netns]") {
+TEST_CASE("probe run with no network at all: every query failed, every target inconclusive with one reason",
+          "[run][netns]") {
   if (geteuid() != 0) {
     WARN("skipped: unshare -n needs root");
     return;
@@ -143,6 +144,20 @@ TEST_CASE("probe run with no network at all completes with every query failed", 
     }
   }
   CHECK(queries >= 2 * report["results"].size());
+  // Offline is not blocked and not down: every verdict is inconclusive, with a one-line reason.
+  for (const auto& target : report["results"]) {
+    INFO(target["host"]);
+    REQUIRE(target["verdict"].is_object());
+    CHECK(target["verdict"]["status"] == "inconclusive");
+    CHECK(target["verdict"]["method"].is_null());
+    const std::string detail = target["verdict"]["detail"];
+    CHECK_FALSE(detail.empty());
+    CHECK(detail.find('\n') == std::string::npos);
+    CHECK(detail.find("offline") != std::string::npos);
+  }
+  for (const auto& [app, counts] : report["apps"].items()) {
+    CHECK(counts["inconclusive"] == counts["targets"]);
+  }
 }
 
 TEST_CASE("run refuses bad options with exit 64, a missing input with 66, an unusable output folder with 73", "[run]") {
