@@ -1,15 +1,27 @@
 #include <catch2/catch.hpp>
 
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <sstream>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "cli/summary_output.hpp"
+#include "support/reports.hpp"
+#include "support/run_command.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace probe;
+using nlohmann::json;
+using probe::test::only_report;
+using probe::test::read_file;
+using probe::test::run_probe;
+using probe::test::TempDir;
 
 namespace {
 
@@ -514,4 +526,49 @@ TEST_CASE("the progress line: nothing when disabled, rate-limited when enabled",
   const std::size_t finished = out.str().size();
   progress.finish();  // once is enough
   CHECK(out.str().size() == finished);
+}
+
+TEST_CASE("probe run --json prints the report on stdout, the summary on stderr", "[output][cli]") {
+  // A loopback port that accepts connections: the kernel completes them without accept().
+  const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(listener >= 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+  REQUIRE(::listen(listener, 16) == 0);
+  REQUIRE(::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length) == 0);
+  const std::string url = "tcp://127.0.0.1:" + std::to_string(ntohs(address.sin_port));
+
+  TempDir dir;
+  const std::string out = (dir.path() / "reports").string();
+  const std::vector<std::string> args = {"run", "--url", url, "--no-system-resolver", "--resolver", "127.0.0.1:9",
+                                         "--allow-bogon", "127.0.0.0/8", "--timeout", "1", "--out", out};
+  std::vector<std::string> with_json = args;
+  with_json.push_back("--json");
+  const auto result = run_probe(with_json);
+  ::close(listener);
+  INFO(result.err);
+  REQUIRE(result.exit_code == 0);
+  const json report = json::parse(result.out);  // nothing but the JSON on stdout
+  CHECK(report["schema_version"] == 1);
+  REQUIRE(report["results"].size() == 1);
+  CHECK(report["results"][0]["paths"]["direct"]["endpoints"][0]["tcp"]["failure"] == nullptr);
+  CHECK(result.out == read_file(only_report(out)));  // the same text as the file written
+  // The summary went to stderr, without colours (not a terminal).
+  const std::string label = url.substr(6) + " tcp";
+  CHECK(result.err.find("adhoc\n  " + std::string("target").append(label.size() - 6, ' ') + "  direct  verdict\n  " +
+                        label + "  ok      not judged\n") != std::string::npos);
+  CHECK(result.err.find("adhoc: not judged (1 of 1 target)\n") != std::string::npos);
+  CHECK(result.err.find('\033') == std::string::npos);
+
+  // Quiet: no summary; without --json, the path of the report.
+  std::vector<std::string> quiet = {"-q"};
+  quiet.insert(quiet.end(), args.begin(), args.end());
+  quiet.back() = (dir.path() / "quiet").string();
+  const auto quiet_result = run_probe(quiet);
+  REQUIRE(quiet_result.exit_code == 0);
+  CHECK(quiet_result.out == only_report(dir.path() / "quiet").string() + "\n");
+  CHECK(quiet_result.err.find("not judged") == std::string::npos);
 }
