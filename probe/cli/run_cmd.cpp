@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/commands.hpp"
+#include "cli/summary_output.hpp"
 #include "core/error.hpp"
 #include "core/exit_codes.hpp"
 #include "engine/engine.hpp"
@@ -46,6 +47,7 @@ struct RunOptions {
   std::string vantage_id;
   std::string asn;
   std::string cc;
+  bool json = false;  // the report on stdout instead of its path
 };
 
 std::optional<std::string> non_empty(const std::string& text) {
@@ -242,7 +244,8 @@ int run(const RunOptions& options) {
   const double seconds = std::chrono::duration<double>(EventLoop::now() - run_start).count();
   spdlog::info("{} targets, {} DNS queries ({} failed), {} endpoints in {:.1f} s", report.results.size(), queries,
                failed, endpoints, seconds);
-  std::cout << path.string() << "\n";
+  // Human output (stderr) and stdout: see cli/summary_output.hpp.
+  print_run_end(report, path, options.json);
   return exit_code::k_ok;
 }
 
@@ -323,6 +326,8 @@ void add_run_command(CLI::App& app, std::vector<Command>& commands) {
             return ok ? std::string() : std::string("expected two capital letters");
           },
           "CC"));
+  run_app->add_flag("--json", options->json,
+                    "Print the report's JSON on stdout instead of its path (it is written to --out all the same)");
   commands.push_back({run_app, [options]() { return run(*options); }});
 }
 
