@@ -1,3 +1,5 @@
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
@@ -208,7 +210,11 @@ int run(const RunOptions& options) {
                     {"control_resolvers", control_resolvers},
                     {"per_address", options.per_address},
                     {"injection_probes", options.injection_probes}};
+  // A progress line only on a terminal, and not with -q: logs and cron mail stay clean.
+  ProgressLine progress(std::cerr, ::isatty(STDERR_FILENO) != 0 && spdlog::get_level() <= spdlog::level::info);
+  settings.on_progress = [&progress](std::size_t done, std::size_t total) { progress.update(done, total); };
   Measurement measured = measure_paths(loaded.targets, settings, run_start);
+  progress.finish();
   report.results = std::move(measured.results);
   for (std::size_t k = 0; k < paths.size() && k < measured.paths.size(); ++k) {
     const PathHealth& health = measured.paths[k];

@@ -111,6 +111,10 @@ public:
         add_endpoints(i, {{m_targets[i].host, {}}});
         continue;
       }
+      if (std::all_of(m_paths.begin(), m_paths.end(), [](const auto& path) { return path->resolvers.empty(); })) {
+        target_finished();  // no resolver on any path: nothing to ask, nothing to connect to
+        continue;
+      }
       for (const auto& path : m_paths) {
         for (const auto& resolver : path->resolvers) {
           for (const std::uint16_t type : {k_type_a, k_type_aaaa}) {
@@ -290,9 +294,18 @@ private:
     return out;
   }
 
+  // Counts targets whose first phase is over, for the progress line.
+  void target_finished() {
+    ++m_finished;
+    if (m_settings.on_progress) {
+      m_settings.on_progress(m_finished, m_targets.size());
+    }
+  }
+
   void add_endpoints(std::size_t i, const std::vector<std::pair<std::string, std::vector<std::string>>>& addresses) {
     const Target& target = m_targets[i];
     if (target.kind == Kind::dns || !target.port) {
+      target_finished();
       return;  // a dns target's answers are its whole measurement
     }
     for (std::size_t p = 0; p < m_paths.size(); ++p) {
@@ -318,11 +331,20 @@ private:
           continue;
         }
         const std::size_t index = endpoints.size() - 1;
+        ++m_pending_steps[i];
         path.scheduler.add(address, [this, i, p, index](std::function<void()> done) {
-          start_steps(i, p, index, std::move(done));
+          start_steps(i, p, index, [this, i, done = std::move(done)]() {
+            if (--m_pending_steps[i] == 0) {
+              target_finished();
+            }
+            done();
+          });
         });
       }
       path.scheduler.pump();
+    }
+    if (m_pending_steps[i] == 0) {
+      target_finished();  // nothing to connect to (no address, or only bogons)
     }
   }
 
@@ -558,6 +580,8 @@ private:
   Scheduler m_retests{m_settings.retest_concurrency, 2};
   std::vector<TargetResult> m_results;
   std::vector<std::size_t> m_pending_queries;
+  std::vector<std::size_t> m_pending_steps = std::vector<std::size_t>(m_targets.size(), 0);
+  std::size_t m_finished = 0;
 };
 
 }  // namespace

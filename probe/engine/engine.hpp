@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,8 @@ struct RunSettings {
   std::vector<ResolverSpec> injection_probes;  // addresses that run no DNS server (see ResolverSpec)
   std::size_t retest_concurrency = 16;  // the follow-up phase's re-tests run gently
   std::string decoy_sni = "www.example.com";  // the unrelated name of the decoy handshake
+  // Called from the loop each time a target's first phase is over: (targets done, targets).
+  std::function<void(std::size_t, std::size_t)> on_progress;
   std::vector<Cidr> allow_bogon;
   std::string mozilla_roots = "/usr/share/ca-certificates/mozilla";
   std::vector<std::string> ca_files;   // --ca-file: added to the roots and the targets' own CAs

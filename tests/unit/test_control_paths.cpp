@@ -289,3 +289,25 @@ TEST_CASE("an injection probe records whatever answers from an address that shou
   }
   CHECK(answered >= 1);
 }
+
+TEST_CASE("the engine reports each target's end once, for the progress line", "[engine]") {
+  NetFixture fixture;
+  RunSettings settings = loopback_settings(fixture);
+  settings.resolvers = {};
+  std::vector<Target> targets = {loopback_target(Kind::https, fixture.port("https")),
+                                 loopback_target(Kind::tcp, fixture.port("closed")),
+                                 loopback_target(Kind::stun, fixture.port("stun"))};
+  Target bogon = loopback_target(Kind::tcp, 443);
+  bogon.host = "10.1.2.3";  // not allowed: nothing to connect to, finished at once
+  targets.push_back(bogon);
+  Target name = loopback_target(Kind::dns, 0);
+  name.host = "plain.test";  // no resolver: no query at all
+  targets.push_back(name);
+  std::vector<std::pair<std::size_t, std::size_t>> calls;
+  settings.on_progress = [&calls](std::size_t done, std::size_t total) { calls.emplace_back(done, total); };
+  measure(targets, settings, EventLoop::now());
+  REQUIRE(calls.size() == targets.size());
+  for (std::size_t k = 0; k < calls.size(); ++k) {
+    CHECK(calls[k] == std::make_pair(k + 1, targets.size()));
+  }
+}
