@@ -14,6 +14,7 @@
 #include "core/error.hpp"
 #include "core/exit_codes.hpp"
 #include "engine/engine.hpp"
+#include "verdict/verdict.hpp"
 #include "path/egress.hpp"
 #include "path/path.hpp"
 #include "targets/host.hpp"
@@ -232,6 +233,13 @@ int run(const RunOptions& options) {
     }
   }
   report.paths = std::move(paths);
+  std::vector<PathStatus> statuses;
+  for (std::size_t k = 0; k < measured.paths.size(); ++k) {
+    statuses.push_back(PathStatus{measured.paths[k].name, k != 0, k != 0 && measured.paths[k].healthy()});
+  }
+  for (TargetResult& result : report.results) {
+    result.verdict = judge(result, statuses, report.interrupted);
+  }
   report.finished_at = std::chrono::system_clock::now();
 
   const auto path = write_report(report, options.out);

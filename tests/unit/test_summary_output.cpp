@@ -559,8 +559,8 @@ TEST_CASE("probe run --json prints the report on stdout, the summary on stderr",
   // The summary went to stderr, without colours (not a terminal).
   const std::string label = url.substr(6) + " tcp";
   CHECK(result.err.find("adhoc\n  " + std::string("target").append(label.size() - 6, ' ') + "  direct  verdict\n  " +
-                        label + "  ok      not judged\n") != std::string::npos);
-  CHECK(result.err.find("adhoc: not judged (1 of 1 target)\n") != std::string::npos);
+                        label + "  ok      accessible\n") != std::string::npos);
+  CHECK(result.err.find("adhoc: accessible (1 of 1 target)\n") != std::string::npos);
   CHECK(result.err.find('\033') == std::string::npos);
 
   // Quiet: no summary; without --json, the path of the report.
