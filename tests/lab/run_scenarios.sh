@@ -9,7 +9,8 @@
 # net.* sysctls, server processes). Finally, a crashed `up` (SIGKILL in the middle) must be cleaned
 # by `down`, to the same state.
 #
-#   tests/lab/run_scenarios.sh [SCENARIO...]      (default: every scenario of `scripts/lab list`)
+#   tests/lab/run_scenarios.sh [--expect-wrong] [SCENARIO...]   (default: every scenario of `scripts/lab list`;
+#   --expect-wrong gives `open` a wrong expected verdict, so the run must fail)
 #
 # Exit: 0 all passed, 1 a check failed, 77 skipped (not root, no network namespaces, tool missing).
 set -euo pipefail
@@ -187,13 +188,50 @@ check_no_http_blockpage() {
 # check_verdicts JQ: JQ maps a result (with $app, the app of its host) to the expected
 # "status/method" (method null -> "status/null"); every result's verdict must match it.
 check_verdicts() {
-  check "$JQ_DEFS"'.results[] | (hostapp[.host] // .app) as $app | . as $r |
+  check "$JQ_DEFS"'"'"$CTL"'" as $ctl | .results[] | (hostapp[.host] // .app) as $app | . as $r |
       ('"$1"') as $want | ($r.verdict // {}) as $v | "\($v.status)/\($v.method)" as $got |
       select($got != $want) | "\($r.host) \($r.kind): verdict \($got), want \($want) (\($v.detail // ""))"' \
-    "verdicts: $2"
+    "verdicts over $CTL: $2"
 }
 
-expect_open() { common_checks ""; check_no_http_blockpage; check_verdicts '"accessible/null"' "all accessible"; }
+expect_open() {
+  common_checks ""; check_no_http_blockpage
+  if [[ $WRONG == 1 ]]; then
+    # A deliberately wrong expectation (ctest lab_wrong_expectation, WILL_FAIL): proves these
+    # checks can fail.
+    check_verdicts '"blocked/dns"' "all blocked dns (deliberately wrong)"
+  else
+    check_verdicts '"accessible/null"' "all accessible"
+  fi
+}
+
+# The censor resets every SYN to Facebook's addresses.
+expect_tcp_reset() {
+  common_checks facebook
+  check "$JQ_DEFS"'deps | select(.app == "facebook" and .kind != "stun") | select(.e.tcp.failure != "connection_refused") | show' \
+    "facebook: tcp.failure == connection_refused (a RST to the SYN)"
+  check_verdicts 'if $app == "facebook" and ($r.kind == "tls" or $r.kind == "https") then "blocked/tcp_ip" else "accessible/null" end' \
+    "facebook's TCP targets blocked tcp_ip, the rest accessible"
+}
+
+# The censor drops a ClientHello naming a Twitter host: the handshake times out, the decoy passes.
+expect_sni_drop() {
+  common_checks twitter
+  check "$JQ_DEFS"'deps | select(.app == "twitter") | select(.e.tcp.failure != null or .e.tls.failure != "generic_timeout_error" or .e.decoy_tls.failure != null) | show' \
+    "twitter: tcp ok, tls.failure == generic_timeout_error, decoy SNI ok"
+  check_verdicts 'if $app == "twitter" then "blocked/tls" else "accessible/null" end' "twitter blocked tls, the rest accessible"
+  check '.results[] | select(.verdict.method == "tls") | select(.verdict.detail | test("sni") | not) |
+      "\(.host): detail \(.verdict.detail)"' "verdicts: tls blocking says sni"
+}
+
+# The censor drops STUN. Only an interface control carries UDP: over a proxy, no comparison.
+expect_stun_block() {
+  common_checks facebook
+  check "$JQ_DEFS"'deps | select(.kind == "stun") | select(.e.stun.failure != "generic_timeout_error") | show' \
+    "stun: generic_timeout_error"
+  check_verdicts 'if $r.kind == "stun" then (if $ctl == "iface" then "blocked/tcp_ip" else "inconclusive/null" end)
+      else "accessible/null" end' "stun blocked over an interface control, inconclusive over a proxy; the rest accessible"
+}
 
 expect_ip_blackhole() {
   common_checks twitter
@@ -261,8 +299,8 @@ expect_dns_hijack() {
   check_lines "$out" "the ISP resolver got none of the client's queries"
   # A dns-only target's answers that merely differ are no evidence (CDNs), and STUN is not carried
   # by the SOCKS control: those stay inconclusive rather than risk a false "blocked".
-  check_verdicts 'if $r.kind == "dns" or $r.kind == "stun" then "inconclusive/null" else "blocked/dns" end' \
-    "every target blocked dns, except dns-only and stun ones (inconclusive)"
+  check_verdicts 'if $r.kind == "dns" or ($r.kind == "stun" and $ctl != "iface") then "inconclusive/null" else "blocked/dns" end' \
+    "every target blocked dns, except dns-only ones and stun over a proxy (inconclusive)"
 }
 
 # The censor DNATs plain HTTP to its blockpage server; HTTPS is untouched.
@@ -302,19 +340,23 @@ run_scenario() {
   if ! "$LAB" up "$sc" >"$tmp/up-$sc.log" 2>&1; then
     fail "scripts/lab up $sc"; sed 's/^/      /' "$tmp/up-$sc.log"; "$LAB" down >/dev/null 2>&1 || true; return
   fi
-  mkdir -p "$tmp/out-$sc"
-  t1=$(date +%s.%N)
-  if ! "$LAB" exec "$PROBE" run --targets "$TARGETS" "${PROBE_EXTRA[@]}" --allow-bogon 10.77.0.0/16 \
-       --ca-file "$STATE/ca.pem" --timeout 2 --control socks5h://10.77.0.10:1080 --control-resolver 10.77.0.53 \
-       --control-timeout 2 --out "$tmp/out-$sc" >"$tmp/probe-$sc.log" 2>&1; then
-    fail "probe run exited non-zero"; sed 's/^/      /' "$tmp/probe-$sc.log"
-  else
-    report=$(find "$tmp/out-$sc" -name '*.json' | head -1)
-    if [[ -z "$report" ]]; then fail "no report written"; else
-      ok "probe ($(since "$t1") s): $(grep -m1 ' targets, ' "$tmp/probe-$sc.log" | sed 's/^probe: info: //')"
-      "expect_${sc//-/_}"
+  # The same scenario over each kind of control path: SOCKS5, HTTP CONNECT, the VPN interface.
+  for CTL in "${CONTROL_KINDS[@]}"; do
+    mkdir -p "$tmp/out-$sc-$CTL"
+    t1=$(date +%s.%N)
+    if ! "$LAB" exec "$PROBE" run --targets "$TARGETS" "${PROBE_EXTRA[@]}" --allow-bogon 10.77.0.0/16 \
+         --ca-file "$STATE/ca.pem" --timeout 2 --control "${CONTROL_URL[$CTL]}" --control-resolver 10.77.0.53 \
+         --control-timeout 2 --out "$tmp/out-$sc-$CTL" >"$tmp/probe-$sc-$CTL.log" 2>&1; then
+      fail "probe run over $CTL exited non-zero"; sed 's/^/      /' "$tmp/probe-$sc-$CTL.log"
+      continue
     fi
-  fi
+    report=$(find "$tmp/out-$sc-$CTL" -name '*.json' | head -1)
+    if [[ -z "$report" ]]; then fail "no report written"; continue; fi
+    echo "  -- control $CTL"
+    ok "probe ($(since "$t1") s): $(grep -m1 ' targets, ' "$tmp/probe-$sc-$CTL.log" | sed 's/^probe: info: //')"
+    check '.paths[1] | select(.health != "healthy") | "control path: \(tojson)"' "the $CTL control path is healthy"
+    "expect_${sc//-/_}"
+  done
   mapfile -t pids < <(snapshot_pids)
   "$LAB" down >/dev/null 2>&1 || fail "scripts/lab down"
   check_clean "${pids[@]}"
@@ -341,6 +383,11 @@ crashed_up() {
 
 "$LAB" down >/dev/null 2>&1 || true
 root_snapshot > "$tmp/root-before"
+WRONG=0
+if [[ "${1:-}" == --expect-wrong ]]; then WRONG=1; shift; fi
+CONTROL_KINDS=(socks http iface)
+declare -A CONTROL_URL=([socks]=socks5h://10.77.0.10:1080 [http]=http://10.77.0.11:8888 [iface]=iface:vpn0)
+CTL=socks
 if [[ $# -gt 0 ]]; then scenarios=("$@"); else mapfile -t scenarios < <("$LAB" list | awk '{print $1}'); fi
 for sc in "${scenarios[@]}"; do
   declare -F "expect_${sc//-/_}" >/dev/null || { fail "scenario $sc has no expectations in this test"; continue; }
