@@ -85,7 +85,7 @@ std::vector<std::string> ca_file_names(const std::vector<std::string>& files) {
 // The control resolver when none is given: a public resolver, reached through the control path.
 constexpr const char* k_default_control_resolver = "1.1.1.1:53";
 
-std::vector<ControlSettings> control_settings(const RunOptions& options, int tries) {
+std::vector<ControlSettings> control_settings(const RunOptions& options) {
   std::vector<PathSpec> specs = parse_each(options.controls, "--control", &parse_control);
   apply_credentials(specs, std::getenv("PROBE_CONTROL_AUTH"), options.control_auth_file);
   auto resolvers = parse_each(options.control_resolvers, "--control-resolver", &parse_resolver);
@@ -111,7 +111,6 @@ std::vector<ControlSettings> control_settings(const RunOptions& options, int tri
     control.doh_address = options.control_doh_address;
     controls.push_back(std::move(control));
   }
-  (void)tries;
   return controls;
 }
 
@@ -169,7 +168,7 @@ int run(const RunOptions& options) {
   if (settings.resolvers.empty()) {
     throw UserError(exit_code::k_usage, "no resolver to ask: give --resolver, or allow the system resolver");
   }
-  settings.controls = control_settings(options, settings.tries);
+  settings.controls = control_settings(options);
   settings.per_address = options.per_address;
   settings.injection_probes = parse_each(options.injection_probes, "--injection-probe", &parse_resolver);
   std::vector<PathInfo> paths = describe_paths(settings.controls);

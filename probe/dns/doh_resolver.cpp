@@ -1,5 +1,7 @@
 #include "dns/doh_resolver.hpp"
 
+#include "steps/tls_http.hpp"
+
 #include <ares.h>
 #include <curl/curl.h>
 #include <openssl/x509_vfy.h>
@@ -11,6 +13,7 @@
 
 #include "core/digest.hpp"
 #include "dns/dns_message.hpp"
+#include "steps/tls_http.hpp"
 #include "targets/host.hpp"
 
 namespace probe {
@@ -63,20 +66,6 @@ DohUrl parse_doh_url(const std::string& url) {
     throw std::invalid_argument("DoH URL '" + url + "' has no host");
   }
   return out;
-}
-
-bool is_untrusted_issuer(long verify_result) {
-  switch (verify_result) {
-  case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
-  case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
-  case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
-  case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
-  case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
-  case X509_V_ERR_CERT_UNTRUSTED:
-    return true;
-  default:
-    return false;
-  }
 }
 
 // The SOCKS server's reply about the destination is the destination's failure; anything else in

@@ -218,6 +218,8 @@ std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user)
   return take;
 }
 
+}  // namespace
+
 bool is_untrusted_issuer(long verify_result) {
   switch (verify_result) {
   case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
@@ -231,6 +233,8 @@ bool is_untrusted_issuer(long verify_result) {
     return false;
   }
 }
+
+namespace {
 
 bool mentions(const std::string& text, std::string_view needle) {
   std::string lower = text;

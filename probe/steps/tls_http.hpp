@@ -65,6 +65,10 @@ struct Classification {
   bool truncated = false;  // success, but the body was cut (our cap, a timeout, a reset)
 };
 
+// Whether an X509 verify result means the chain did not lead to a trusted root (self-signed,
+// unknown issuer), as opposed to a bad certificate (expired, wrong purpose, ...).
+bool is_untrusted_issuer(long verify_result);
+
 // Maps a transfer's outcome to the step that failed and OONI's failure string: library codes and
 // errno first, the X509 verify result for certificates, the error text only as a last resort.
 Classification classify_transfer(const CurlOutcome& outcome, Kind kind);
