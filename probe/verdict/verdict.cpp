@@ -387,6 +387,8 @@ public:
       Control control{path.name, &found->second, classify(found->second)};
       if (control.state != ControlState::silent) {
         m_controls.push_back(control);
+      } else {
+        m_silent_controls = true;
       }
     }
     find_good_addresses();
@@ -775,6 +777,17 @@ private:
     return nullptr;
   }
 
+  // The injection probe's query answered with addresses (for a dns target, whose addresses are
+  // not connected to, this is all there is to say).
+  const DnsQuery* answered_injection() const {
+    for (const DnsQuery& query : direct().queries) {
+      if (is_injection(query) && usable(query)) {
+        return &query;
+      }
+    }
+    return nullptr;
+  }
+
   // A direct answer in special-purpose space for a target that does not expect one.
   const DnsQuery* bogon_query() const {
     if (m_target.bogon_expected) {
@@ -814,7 +827,11 @@ private:
   // Rule 3: no healthy control path. A censorship signature is an anomaly; anything else is
   // inconclusive (a direct-only run never says down or blocked).
   Verdict without_control() {
-    const std::string prefix = "no healthy control path; direct shows ";
+    // A healthy control that says nothing about this target (a proxy cannot carry STUN's UDP, or
+    // it answered only proxy errors) is named as such: the path itself is fine.
+    const std::string none =
+        m_silent_controls ? "no healthy control path could test this target" : "no healthy control path";
+    const std::string prefix = none + "; direct shows ";
     if (const DnsQuery* query = bogon_query()) {
       m_evidence.direct(answer_text(m_direct_name, *query, "bogon"));
       return make(Status::anomaly, prefix + "a special-purpose address in a DNS answer", m_evidence);
@@ -846,7 +863,7 @@ private:
       return make(Status::inconclusive, "the vantage point seems offline: nothing resolves", m_evidence);
     }
     add_direct_failures();
-    return make(Status::inconclusive, "no healthy control path and no censorship signature", m_evidence);
+    return make(Status::inconclusive, none + " and no censorship signature", m_evidence);
   }
 
   // Nothing resolved or connected on direct: every query failed with a network error or a
@@ -1090,6 +1107,9 @@ private:
           m_evidence);
     }
     add_direct_failures();
+    if (const DnsQuery* query = m_kind == Kind::dns ? answered_injection() : nullptr) {
+      m_evidence.direct(answer_text(m_direct_name, *query, "a query to an address that runs no DNS server"));
+    }
     return make(Status::inconclusive, "no layer of blocking: " + why_no_layer(), m_evidence);
   }
 
@@ -1098,6 +1118,10 @@ private:
     const std::vector<const DnsQuery*> queries = own_queries();
     if (m_kind == Kind::dns &&
         std::any_of(queries.begin(), queries.end(), [](const DnsQuery* query) { return usable(*query); })) {
+      if (answered_injection() != nullptr) {
+        return "the direct answers differ from control's and the injection probe was answered too, but a dns "
+               "target's addresses are not connected to, so nothing shows they are false (CDNs answer per path)";
+      }
       return "the direct answers differ from control's, which for a dns target is not evidence (CDNs answer per path)";
     }
     if (!ip_literal() && !queries.empty() &&
@@ -1156,6 +1180,7 @@ private:
   std::string m_direct_name = "direct";
   const PathObservations* m_direct = nullptr;
   std::vector<Control> m_controls;  // the healthy controls that say something about this target
+  bool m_silent_controls = false;   // a healthy control could not test it (UDP over a proxy, proxy errors)
   std::set<std::string> m_good;
   std::vector<const HttpObservation*> m_references;  // plain HTTP: control's responses
   Evidence m_evidence;

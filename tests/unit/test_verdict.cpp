@@ -520,7 +520,21 @@ std::vector<Case> no_control_cases() {
         .retest("tcp", "generic_timeout_error");
     obs.query_fail("control", k_control_dns, "A", "proxy_error").control_ep(k_good).tcp_fail("proxy_error");
     add(Case("a healthy control with only proxy_error never makes a target down", obs, k_healthy, Status::inconclusive,
-             std::nullopt, "no healthy control path and no censorship signature"));
+             std::nullopt, "no healthy control path could test this target and no censorship signature"));
+  }
+  {
+    Obs obs(Kind::stun, "stun.example.org");
+    obs.system("A", {"127.0.0.1"}).bogon().direct_ep("127.0.0.1").not_tested("special-purpose address");
+    obs.control_query("A", {k_good}).control_ep(k_good).not_tested("UDP is not carried over a proxy path");
+    add(Case("STUN over a healthy proxy: the control could not test it, which the detail says", obs, k_healthy,
+             Status::anomaly, std::nullopt, "no healthy control path could test this target; direct shows a special"));
+  }
+  {
+    Obs obs(Kind::stun, "stun.example.org");
+    obs.system("A", {k_good}).direct_ep(k_good).stun_fail("generic_timeout_error").retest("stun", "generic_timeout_error");
+    obs.control_query("A", {k_good}).control_ep(k_good).not_tested("UDP is not carried over a proxy path");
+    add(Case("a STUN timeout with only a proxy control is inconclusive, never blocked", obs, k_healthy,
+             Status::inconclusive, std::nullopt, "no healthy control path could test this target and no censorship"));
   }
   return out;
 }
@@ -892,6 +906,15 @@ std::vector<Case> blocked_cases() {
     add(Case("a STUN target blocked by address is tcp_ip", obs, k_healthy, Status::blocked, "tcp_ip",
              "generic_timeout_error")
             .methods(std::vector<std::string>{"tcp_ip"}));
+  }
+  {
+    Obs obs(Kind::dns, "chat.example.org");
+    obs.system("A", {"10.99.1.1"});
+    obs.query("direct", k_injection, "A", {"10.99.1.1"});
+    obs.control_query("A", {k_good});
+    add(Case("a dns target with an answered injection probe is not blocked: its addresses are not checked", obs,
+             k_healthy, Status::inconclusive, std::nullopt, "the injection probe was answered too")
+            .evidence("direct injection:10.77.250.1:53 A -> 10.99.1.1 (a query to an address that runs no DNS server)"));
   }
   {
     Obs obs(Kind::dns, "chat.example.org");
