@@ -140,8 +140,9 @@ def blockpage_title: "'"$PLAB_BLOCKPAGE_TITLE"'";
 '
 
 check_count() {
-  check "if (.results | length) != $n_targets then \"\(.results | length) results, want $n_targets\" else empty end" \
-    "one result per target ($n_targets)"
+  local n=$((n_targets + EXTRA_TARGETS))
+  check "if (.results | length) != $n then \"\(.results | length) results, want $n\" else empty end" \
+    "one result per target ($n)"
 }
 check_a_answered() {
   check "$JQ_DEFS"'.results[] | .host as $h | [.paths.direct.queries[] | select(.type == "A")] as $q |
@@ -365,24 +366,187 @@ expect_throttled() {
   check_verdicts '"accessible/null"' "all accessible"
 }
 
+# Clubhouse's servers drop everything, from every path: down, never blocked; nothing re-tested.
+expect_down() {
+  common_checks clubhouse
+  check "$JQ_DEFS"'deps | select(.app == "clubhouse") | select(.e.tcp.failure != "generic_timeout_error") | show' \
+    "clubhouse: tcp.failure == generic_timeout_error on direct"
+  check "$JQ_DEFS"'.results[] | (hostapp[.host] // .app) as $app | select($app == "clubhouse" and .kind != "dns") |
+      .host as $h | .paths | to_entries[] | select(.key != "direct") | .value.endpoints[] |
+      select(.tcp.failure == null) | "\($h) over \(.address): \(tojson)"' \
+    "clubhouse: the control path fails there too"
+  check "$JQ_DEFS"'deps | select(.app == "clubhouse" and .e.retest != null) | show' \
+    "clubhouse: nothing re-tested (no control got through)"
+  check_verdicts 'if $app == "clubhouse" and $r.kind != "dns" then "down/null" else "accessible/null" end' \
+    "clubhouse's targets down, the rest accessible"
+}
+
+# The ISP resolver says NXDOMAIN for Facebook's names; control resolves them.
+expect_dns_nxdomain() {
+  check_count
+  check "$JQ_DEFS"'.results[] | (hostapp[.host] // .app) as $app | select($app == "facebook") | .host as $h |
+      .paths.direct.queries[] | select(.resolver | startswith("system")) |
+      select(.failure != "dns_nxdomain_error" or .rcode != "NXDOMAIN") | "\($h): \(tojson)"' \
+    "facebook: every system query is NXDOMAIN (dns_nxdomain_error)"
+  check "$JQ_DEFS"'deps | select(.app == "facebook") | show' "facebook: direct has no address to connect to"
+  check "$JQ_DEFS"'eps | select(.app != "facebook") | select((.e | fails | length) > 0) | show' \
+    "other apps: no step failed"
+  check_verdicts 'if $app == "facebook" and ($r.kind != "stun" or $ctl == "iface") then "blocked/dns"
+      elif $r.kind == "stun" then "inconclusive/null" else "accessible/null" end' \
+    "facebook blocked dns (stun over a proxy inconclusive), the rest accessible"
+  check '.results[] | select(.verdict.method == "dns") | select(.verdict.detail | test("dns_nxdomain_error") | not) |
+      "\(.host): detail \(.verdict.detail)"' "verdicts: the dns blocking says NXDOMAIN"
+}
+
+# The ISP resolver answers Twitter's names with 10.10.34.35 and Facebook's with 127.0.0.1.
+expect_dns_bogon() {
+  check_count
+  check "$JQ_DEFS"'.results[] | (hostapp[.host] // .app) as $app | select($app == "facebook" or $app == "twitter") |
+      .host as $h | (if $app == "twitter" then "10.10.34.35" else "127.0.0.1" end) as $want |
+      .paths.direct.queries[] | select(.resolver | startswith("system")) | select(.type == "A") |
+      select(.failure != "dns_bogon_error" or ([.answers[].value] != [$want])) | "\($h): \(tojson)"' \
+    "twitter's A answers are 10.10.34.35, facebook's 127.0.0.1, each a dns_bogon_error"
+  check "$JQ_DEFS"'deps | select(.app == "facebook" or .app == "twitter") | select(.e.not_tested == null) | show' \
+    "no connection to the bogon addresses"
+  check "$JQ_DEFS"'eps | select(.app != "facebook" and .app != "twitter") | select((.e | fails | length) > 0) | show' \
+    "other apps: no step failed"
+  check_verdicts 'if ($app == "facebook" or $app == "twitter") then
+        (if $r.kind == "stun" and $ctl != "iface" then "anomaly/null" else "blocked/dns" end)
+      else "accessible/null" end' \
+    "twitter and facebook blocked dns (stun over a proxy: anomaly, a bogon with no control to compare), the rest accessible"
+  check '.results[] | select(.verdict.method == "dns") | select(.verdict.detail | test("special-purpose") | not) |
+      "\(.host): detail \(.verdict.detail)"' "verdicts: the dns blocking says special-purpose address"
+}
+
+# An injector answers Facebook's names, also when the query goes to 10.77.0.99, which runs no DNS
+# server (the --injection-probe); for other names that address stays silent.
+setup_dns_injection() { SC_ARGS=(--injection-probe 10.77.0.99); }
+expect_dns_injection() {
+  local bp=$PLAB_BLOCKPAGE
+  check_count
+  check "$JQ_DEFS"'.results[] | (hostapp[.host] // .app) as $app | .host as $h |
+      .paths.direct.queries[] | select(.resolver | startswith("injection:")) | select(.type == "A") |
+      if $app == "facebook" then select(.failure != null or [.answers[].value] != ["'"$bp"'"]) | "\($h): \(tojson)"
+      else select(.failure != "generic_timeout_error") | "\($h): \(tojson)" end' \
+    "the injection probe: facebook's names answered with $bp, the others silent (generic_timeout_error)"
+  check "$JQ_DEFS"'.results[] | (hostapp[.host] // .app) as $app | select($app == "facebook") | .host as $h |
+      .paths.direct.queries[] | select(.resolver | startswith("system")) | select(.type == "A") |
+      select([.answers[].value] != ["'"$bp"'"]) | "\($h): \(tojson)"' \
+    "facebook: the system resolver's A answer is $bp too"
+  check "$JQ_DEFS"'eps | select(.app != "facebook") | select((.e | fails | length) > 0) | show' \
+    "other apps: no step failed"
+  check_verdicts 'if $app == "facebook" then
+        (if $r.kind == "dns" then "inconclusive/null" elif $r.kind == "stun" and $ctl != "iface" then "anomaly/null"
+         else "blocked/dns" end)
+      else "accessible/null" end' \
+    "facebook blocked dns (its dns-only target inconclusive; stun over a proxy an anomaly), the rest accessible"
+  check '.results[] | select(.verdict.method == "dns" or .verdict.status == "anomaly") |
+      select(.verdict.detail | test("inject") | not) | "\(.host): detail \(.verdict.detail)"' \
+    "verdicts: the dns blocking says injected"
+  check '.results[] | select(.kind == "dns" and .app == "facebook") |
+      select(.verdict.detail | test("injection probe was answered") | not) | "\(.host): detail \(.verdict.detail)"' \
+    "facebook's dns-only target: the detail names the answered injection probe"
+}
+
+# The ISP resolver answers each host's second address (another /24) and control the first: both
+# serve the target. Targets that connect are accessible; dns-only targets, whose answers are never
+# connected to, stay inconclusive (DESIGN: only a shared address or /24 makes them agree).
+expect_cdn_split() {
+  local hostmap
+  check_count
+  hostmap=$(awk -F'\t' '{split($3, o, "."); a = ($3 ~ /^10\.77\./) ? o[1] "." o[2] "." (o[3] + 50) "." o[4] : $3;
+    printf "%s\"%s\":\"%s\"", (NR>1?",":""), $2, a}' "$STATE/hosts.tsv")
+  check ".results[] | . as \$r | ({$hostmap}[\$r.host]) as \$want |
+      [.paths.direct.queries[] | select(.type == \"A\") | .answers[].value] as \$got |
+      select(\$got != [\$want]) | \"\(\$r.host): got \(\$got), want \(\$want)\"" \
+    "direct's A answers are the second addresses"
+  check "$JQ_DEFS"'deps | select(.e.sources | index("control")) | show' \
+    "direct's and control's answers never share an address"
+  check "$JQ_DEFS"'deps | select((.e | fails | length) > 0) | show' "no step failed at direct's own addresses"
+  check_verdicts 'if $r.kind == "dns" and ($r.host != "uptime.signal.org") then "inconclusive/null" else "accessible/null" end' \
+    "every target that connects accessible; dns-only targets inconclusive (answers in another /24)"
+}
+
+# After a ClientHello naming a Signal host, the censor drops that address's port 443. A second
+# target on chat.signal.org, measured after the first (--per-address 1), finds TCP dropped: tagged
+# residual, which is no evidence on its own.
+setup_residual() {
+  SC_ARGS=(--url https://chat.signal.org/second --per-address 1)
+  EXTRA_TARGETS=1
+}
+before_run_residual() { "$LAB" up residual >/dev/null 2>&1; }  # an empty recent list for each run
+expect_residual() {
+  common_checks signal
+  check "$JQ_DEFS"'[deps | select(.e.residual == true)] |
+      if length != 1 or .[0].host != "chat.signal.org" or .[0].e.tcp.failure != "generic_timeout_error" then
+        "want exactly one residual endpoint (chat.signal.org, tcp timeout), got \(map(show))" else empty end' \
+    "exactly one endpoint tagged residual: the second chat.signal.org target, whose TCP was dropped"
+  check "$JQ_DEFS"'deps | select(.app == "signal" and .kind == "https" and .e.residual != true) |
+      select(.e.tcp.failure != null or .e.tls.failure != "connection_reset" or .e.decoy_tls.failure != null) | show' \
+    "signal: the other endpoints' TLS reset after TCP and a decoy that passed"
+  check_verdicts 'if $app == "signal" and $r.kind == "https" then
+        (if ([$r.paths.direct.endpoints[] | select(.residual == true)] | length) > 0 then "inconclusive/null"
+         else "blocked/tls" end)
+      else "accessible/null" end' \
+    "signal blocked tls, the residual target inconclusive, the rest accessible"
+  check '.results[] | select([.paths.direct.endpoints[]? | select(.residual == true)] | length > 0) |
+      select(.verdict.detail | test("residual") | not) | "\(.host): detail \(.verdict.detail)"' \
+    "verdicts: the residual target's detail says residual"
+}
+
+# Each app blocked its own way at once; also run with no control path, where nothing may be
+# blocked or down: Signal's reset is an anomaly, the rest inconclusive.
+setup_mixed() { SC_KINDS=(socks http iface none); }
+expect_mixed() {
+  check_count
+  check "$JQ_DEFS"'deps | select(.app == "signal") | select(.e.tcp.failure != null or .e.tls.failure != "connection_reset") | show' \
+    "signal: TLS reset after TCP"
+  check "$JQ_DEFS"'deps | select(.app == "twitter") | select(.e.tcp.failure != "generic_timeout_error") | show' \
+    "twitter: TCP timeout"
+  check "$JQ_DEFS"'deps | select(.app == "clubhouse") | select(.e.tcp.failure != "connection_refused") | show' \
+    "clubhouse: TCP refused (a reset to the SYN)"
+  check "$JQ_DEFS"'.results[] | (hostapp[.host] // .app) as $app | select($app == "facebook") | .host as $h |
+      .paths.direct.queries[] | select(.resolver | startswith("system")) | select(.failure != "dns_nxdomain_error") |
+      "\($h): \(tojson)"' "facebook: NXDOMAIN"
+  if [[ $CTL == none ]]; then
+    check_verdicts 'if $r.kind == "dns" then "inconclusive/null"
+        elif $app == "signal" then "anomaly/null" else "inconclusive/null" end' \
+      "no control: signal's reset an anomaly, everything else inconclusive"
+    check '.results[] | select(.verdict.status == "blocked" or .verdict.status == "down" or .verdict.status == "accessible") |
+        "\(.host): \(.verdict.status)"' "no control: nothing blocked, down or accessible"
+    return
+  fi
+  check_verdicts 'if $r.kind == "dns" then (if $app == "facebook" then "blocked/dns" else "accessible/null" end)
+      elif $app == "signal" then "blocked/tls" elif $app == "twitter" or $app == "clubhouse" then "blocked/tcp_ip"
+      elif $r.kind == "stun" and $ctl != "iface" then "inconclusive/null" else "blocked/dns" end' \
+    "signal tls, twitter and clubhouse tcp_ip, facebook dns (stun over a proxy inconclusive); agora and uptime accessible"
+}
+
 run_scenario() {
   local sc=$1 t0 t1 pids
+  local -a control_args
   echo "== scenario $sc"
   t0=$(date +%s.%N)
   if ! "$LAB" up "$sc" >"$tmp/up-$sc.log" 2>&1; then
     fail "scripts/lab up $sc"; sed 's/^/      /' "$tmp/up-$sc.log"; "$LAB" down >/dev/null 2>&1 || true; return
   fi
-  # The same scenario over each kind of control path: SOCKS5, HTTP CONNECT, the VPN interface.
-  SC_ARGS=() CONTROL_DEAD=0
+  # The same scenario over each kind of control path: SOCKS5, HTTP CONNECT, the VPN interface
+  # (and "none", a direct-only run, where a scenario's setup asks for it in SC_KINDS).
+  SC_ARGS=() CONTROL_DEAD=0 EXTRA_TARGETS=0 SC_KINDS=("${CONTROL_KINDS[@]}")
   declare -gA CONTROL_URL_NOW=()
   for CTL in "${CONTROL_KINDS[@]}"; do CONTROL_URL_NOW[$CTL]=${CONTROL_URL[$CTL]}; done
   if declare -F "setup_${sc//-/_}" >/dev/null; then "setup_${sc//-/_}"; fi
-  for CTL in "${CONTROL_KINDS[@]}"; do
+  for CTL in "${SC_KINDS[@]}"; do
     mkdir -p "$tmp/out-$sc-$CTL"
+    if declare -F "before_run_${sc//-/_}" >/dev/null; then "before_run_${sc//-/_}"; fi
+    control_args=()
+    if [[ $CTL != none ]]; then
+      control_args=(--control "${CONTROL_URL_NOW[$CTL]}" --control-resolver 10.77.0.53 --control-timeout 2)
+    fi
     t1=$(date +%s.%N)
     if ! "$LAB" exec "$PROBE" run --targets "$TARGETS" "${PROBE_EXTRA[@]}" --allow-bogon 10.77.0.0/16 \
-         --ca-file "$STATE/ca.pem" "${SC_ARGS[@]}" --timeout 2 --control "${CONTROL_URL_NOW[$CTL]}" \
-         --control-resolver 10.77.0.53 --control-timeout 2 --out "$tmp/out-$sc-$CTL" >"$tmp/probe-$sc-$CTL.log" 2>&1; then
+         --ca-file "$STATE/ca.pem" "${SC_ARGS[@]}" --timeout 2 "${control_args[@]}" \
+         --out "$tmp/out-$sc-$CTL" >"$tmp/probe-$sc-$CTL.log" 2>&1; then
       fail "probe run over $CTL exited non-zero"; sed 's/^/      /' "$tmp/probe-$sc-$CTL.log"
       continue
     fi
@@ -390,7 +554,7 @@ run_scenario() {
     if [[ -z "$report" ]]; then fail "no report written"; continue; fi
     echo "  -- control $CTL"
     ok "probe ($(since "$t1") s): $(grep -m1 ' targets, ' "$tmp/probe-$sc-$CTL.log" | sed 's/^probe: info: //')"
-    if [[ $CONTROL_DEAD == 0 ]]; then
+    if [[ $CONTROL_DEAD == 0 && $CTL != none ]]; then
       check '.paths[1] | select(.health != "healthy") | "control path: \(tojson)"' "the $CTL control path is healthy"
     fi
     "expect_${sc//-/_}"
@@ -425,7 +589,7 @@ WRONG=0
 if [[ "${1:-}" == --expect-wrong ]]; then WRONG=1; shift; fi
 CONTROL_KINDS=(socks http iface)
 declare -A CONTROL_URL=([socks]=socks5h://10.77.0.10:1080 [http]=http://10.77.0.11:8888 [iface]=iface:vpn0)
-CTL=socks SC_ARGS=() CONTROL_DEAD=0
+CTL=socks SC_ARGS=() CONTROL_DEAD=0 EXTRA_TARGETS=0
 if [[ $# -gt 0 ]]; then scenarios=("$@"); else mapfile -t scenarios < <("$LAB" list | awk '{print $1}'); fi
 for sc in "${scenarios[@]}"; do
   declare -F "expect_${sc//-/_}" >/dev/null || { fail "scenario $sc has no expectations in this test"; continue; }
