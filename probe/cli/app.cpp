@@ -56,7 +56,8 @@ int run_cli(int argc, char** argv) {
   app.set_help_all_flag("--help-all", "Print help for every subcommand");
   app.footer(
       "Exit codes: 0 done (whatever was found), 64 usage, 65 bad input data, 66 input missing,\n"
-      "73 cannot create output, 74 write failed, 75 locked, 78 configuration refused.\n"
+      "73 cannot create output, 74 write failed, 75 locked, 78 configuration refused,\n"
+      "130/143 stopped by SIGINT/SIGTERM (the report is written, marked interrupted).\n"
       "Run 'probe SUBCOMMAND --help' for a subcommand's options.");
   int verbose = 0;
   int quiet = 0;
@@ -65,6 +66,7 @@ int run_cli(int argc, char** argv) {
 
   std::vector<Command> commands;
   add_run_command(app, commands);
+  add_recover_command(app, commands);
   add_targets_commands(app, commands);
   add_version_command(app, commands);
 

@@ -1,4 +1,9 @@
+#include <sys/signalfd.h>
 #include <unistd.h>
+
+#include <csignal>
+#include <cerrno>
+#include <cstring>
 
 #include <algorithm>
 #include <chrono>
@@ -19,6 +24,8 @@
 #include "path/path.hpp"
 #include "targets/host.hpp"
 #include "report/atomic_file.hpp"
+#include "report/output_lock.hpp"
+#include "report/partial_log.hpp"
 #include "report/report.hpp"
 #include "targets/loader.hpp"
 
@@ -149,7 +156,54 @@ std::vector<PathInfo> describe_paths(const std::vector<ControlSettings>& control
   return out;
 }
 
+// SIGINT and SIGTERM, blocked for the whole run and read through a signalfd that the engine
+// watches: the run stops starting work, marks what was in flight `interrupted`, writes its report
+// and exits 130 or 143. (A handler would have to do all that from a signal context.)
+class StopSignals {
+public:
+  StopSignals() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    if (sigprocmask(SIG_BLOCK, &set, &m_previous) != 0) {
+      throw std::runtime_error(std::string("sigprocmask: ") + std::strerror(errno));
+    }
+    m_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (m_fd < 0) {
+      throw std::runtime_error(std::string("signalfd: ") + std::strerror(errno));
+    }
+  }
+  ~StopSignals() {
+    ::close(m_fd);
+    sigprocmask(SIG_SETMASK, &m_previous, nullptr);
+  }
+  StopSignals(const StopSignals&) = delete;
+  StopSignals& operator=(const StopSignals&) = delete;
+
+  int fd() const { return m_fd; }
+  // The signal that stopped the run (0 if none is queued).
+  int received() const {
+    signalfd_siginfo info{};
+    return ::read(m_fd, &info, sizeof(info)) == static_cast<ssize_t>(sizeof(info)) ? static_cast<int>(info.ssi_signo)
+                                                                                    : 0;
+  }
+
+private:
+  int m_fd = -1;
+  sigset_t m_previous;
+};
+
+std::vector<PathStatus> path_statuses(const std::vector<PathHealth>& paths) {
+  std::vector<PathStatus> statuses;
+  for (std::size_t k = 0; k < paths.size(); ++k) {
+    statuses.push_back(PathStatus{paths[k].name, k != 0, k != 0 && paths[k].healthy()});
+  }
+  return statuses;
+}
+
 int run(const RunOptions& options) {
+  const StopSignals signals;
   const auto started_at = std::chrono::system_clock::now();
   const MonoTime run_start = EventLoop::now();
 
@@ -173,8 +227,9 @@ int run(const RunOptions& options) {
   settings.injection_probes = parse_each(options.injection_probes, "--injection-probe", &parse_resolver);
   std::vector<PathInfo> paths = describe_paths(settings.controls);
   const LoadedTargets loaded = load_targets(with_default_targets(options.selection));
-  // Fail on an unusable output folder before measuring, not after.
+  // Fail on an unusable output folder before measuring, not after; one run at a time in it.
   ensure_folder(options.out);
+  const OutputLock lock(options.out);
 
   spdlog::info("measuring {} targets over {} paths", loaded.targets.size(), paths.size());
   Report report;
@@ -210,12 +265,24 @@ int run(const RunOptions& options) {
                     {"control_resolvers", control_resolvers},
                     {"per_address", options.per_address},
                     {"injection_probes", options.injection_probes}};
+  report.paths = paths;
+  report.finished_at = started_at;
+  PartialLog log(partial_log_path(options.out, report), report);
+  settings.stop_fd = signals.fd();
+  settings.on_target_done = [&log](std::size_t index, const TargetResult& result,
+                                   const std::vector<PathHealth>& health) {
+    // Judged with what is known now: a re-test still to come would give it a second line.
+    TargetResult judged = result;
+    judged.verdict = judge(judged, path_statuses(health), false);
+    log.append(index, judged);
+  };
   // A progress line only on a terminal, and not with -q: logs and cron mail stay clean.
   ProgressLine progress(std::cerr, ::isatty(STDERR_FILENO) != 0 && spdlog::get_level() <= spdlog::level::info);
   settings.on_progress = [&progress](std::size_t done, std::size_t total) { progress.update(done, total); };
   Measurement measured = measure_paths(loaded.targets, settings, run_start);
   progress.finish();
   report.results = std::move(measured.results);
+  report.interrupted = measured.interrupted;
   for (std::size_t k = 0; k < paths.size() && k < measured.paths.size(); ++k) {
     const PathHealth& health = measured.paths[k];
     PathInfo& info = paths[k];
@@ -232,16 +299,16 @@ int run(const RunOptions& options) {
     }
   }
   report.paths = std::move(paths);
-  std::vector<PathStatus> statuses;
-  for (std::size_t k = 0; k < measured.paths.size(); ++k) {
-    statuses.push_back(PathStatus{measured.paths[k].name, k != 0, k != 0 && measured.paths[k].healthy()});
-  }
+  const std::vector<PathStatus> statuses = path_statuses(measured.paths);
   for (TargetResult& result : report.results) {
-    result.verdict = judge(result, statuses, report.interrupted);
+    // Per target: what the stop cut short is marked `interrupted` and judged inconclusive; a
+    // target measured in full before it keeps its verdict.
+    result.verdict = judge(result, statuses, false);
   }
   report.finished_at = std::chrono::system_clock::now();
 
   const auto path = write_report(report, options.out);
+  log.remove();
   std::size_t queries = 0;
   std::size_t failed = 0;
   std::size_t endpoints = 0;
@@ -259,6 +326,11 @@ int run(const RunOptions& options) {
                failed, endpoints, seconds);
   // Human output (stderr) and stdout: see cli/summary_output.hpp.
   print_run_end(report, path, options.json);
+  if (report.interrupted) {
+    const int signal = signals.received();
+    spdlog::warn("stopped by {}: the report holds what was measured until then", signal == SIGINT ? "SIGINT" : "SIGTERM");
+    return signal == SIGINT ? exit_code::k_interrupted : exit_code::k_terminated;
+  }
   return exit_code::k_ok;
 }
 

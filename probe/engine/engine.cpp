@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <set>
 #include <tuple>
@@ -112,7 +113,7 @@ public:
         continue;
       }
       if (std::all_of(m_paths.begin(), m_paths.end(), [](const auto& path) { return path->resolvers.empty(); })) {
-        target_finished();  // no resolver on any path: nothing to ask, nothing to connect to
+        target_finished(i);  // no resolver on any path: nothing to ask, nothing to connect to
         continue;
       }
       for (const auto& path : m_paths) {
@@ -124,6 +125,9 @@ public:
             on->scheduler.add("", [this, i, on, channel, type](std::function<void()> done) {
               const Target& target = m_targets[i];
               channel->query(target.host, type, target.bogon_expected, [this, i, on, done](DnsQuery query) {
+                if (m_interrupted) {
+                  return;  // the run stopped (this is a resolver being torn down): nothing is recorded
+                }
                 if (!query.failure) {
                   ++on->health.successes;
                 }
@@ -138,6 +142,14 @@ public:
         }
       }
     }
+    if (m_settings.stop_fd >= 0) {
+      // Passive: it does not keep the loop running once the work is done. The signal is left
+      // queued for the caller to read (which one it was decides the exit code).
+      m_loop.watch_passive(m_settings.stop_fd, EventLoop::k_readable, [this](int, std::uint32_t) {
+        m_interrupted = true;
+        m_loop.stop();
+      });
+    }
     for (const auto& path : m_paths) {
       path->scheduler.pump();
     }
@@ -145,22 +157,28 @@ public:
     // The follow-up phase, once every first attempt is in: each failing direct step that a control
     // path got through once more, at low concurrency (a burst of failures can be congestion; a
     // censor fails them again).
-    schedule_retests();
-    m_retests.pump();
-    m_loop.run();
+    schedule_retests(m_interrupted);
+    if (!m_interrupted) {
+      m_retests.pump();
+      m_loop.run();
+    }
+    if (m_interrupted) {
+      mark_interrupted();
+    }
+    if (m_settings.stop_fd >= 0) {
+      m_loop.unwatch(m_settings.stop_fd);
+    }
     tag_residual();
+    if (!m_interrupted) {
+      for (const std::size_t i : m_retested) {
+        report_done(i);
+      }
+    }
 
     Measurement out;
+    out.interrupted = m_interrupted;
     for (auto& result : m_results) {
-      for (auto& [name, path] : result.paths) {
-        std::sort(path.queries.begin(), path.queries.end(), [](const DnsQuery& a, const DnsQuery& b) {
-          return std::tie(a.resolver, a.type) < std::tie(b.resolver, b.type);
-        });
-        std::sort(path.endpoints.begin(), path.endpoints.end(),
-                  [](const EndpointObservation& a, const EndpointObservation& b) {
-                    return std::tie(a.family, a.address) < std::tie(b.family, b.address);
-                  });
-      }
+      sort_observations(result);
     }
     out.results = std::move(m_results);
     for (const auto& path : m_paths) {
@@ -264,7 +282,10 @@ private:
         continue;
       }
       check_proxy(m_loop, proxy_endpoint(on->spec), Millis(on->timeout_ms),
-                  [on](std::optional<FailureInfo> failure) {
+                  [this, on](std::optional<FailureInfo> failure) {
+                    if (m_interrupted) {
+                      return;
+                    }
                     on->health.checked = true;
                     if (failure) {
                       on->health.check_detail = failure->detail.empty() ? failure->str() : failure->detail;
@@ -294,18 +315,44 @@ private:
     return out;
   }
 
-  // Counts targets whose first phase is over, for the progress line.
-  void target_finished() {
+  // Counts targets whose first phase is over, for the progress line, and hands the result on.
+  void target_finished(std::size_t i) {
     ++m_finished;
     if (m_settings.on_progress) {
       m_settings.on_progress(m_finished, m_targets.size());
+    }
+    report_done(i);
+  }
+
+  void report_done(std::size_t i) {
+    if (!m_settings.on_target_done) {
+      return;
+    }
+    TargetResult copy = m_results[i];
+    sort_observations(copy);
+    std::vector<PathHealth> health;
+    for (const auto& path : m_paths) {
+      health.push_back(path->health);
+    }
+    m_settings.on_target_done(i, copy, health);
+  }
+
+  static void sort_observations(TargetResult& result) {
+    for (auto& [name, path] : result.paths) {
+      std::sort(path.queries.begin(), path.queries.end(), [](const DnsQuery& a, const DnsQuery& b) {
+        return std::tie(a.resolver, a.type) < std::tie(b.resolver, b.type);
+      });
+      std::sort(path.endpoints.begin(), path.endpoints.end(),
+                [](const EndpointObservation& a, const EndpointObservation& b) {
+                  return std::tie(a.family, a.address) < std::tie(b.family, b.address);
+                });
     }
   }
 
   void add_endpoints(std::size_t i, const std::vector<std::pair<std::string, std::vector<std::string>>>& addresses) {
     const Target& target = m_targets[i];
     if (target.kind == Kind::dns || !target.port) {
-      target_finished();
+      target_finished(i);
       return;  // a dns target's answers are its whole measurement
     }
     for (std::size_t p = 0; p < m_paths.size(); ++p) {
@@ -335,7 +382,7 @@ private:
         path.scheduler.add(address, [this, i, p, index](std::function<void()> done) {
           start_steps(i, p, index, [this, i, done = std::move(done)]() {
             if (--m_pending_steps[i] == 0) {
-              target_finished();
+              target_finished(i);
             }
             done();
           });
@@ -344,7 +391,7 @@ private:
       path.scheduler.pump();
     }
     if (m_pending_steps[i] == 0) {
-      target_finished();  // nothing to connect to (no address, or only bogons)
+      target_finished(i);  // nothing to connect to (no address, or only bogons)
     }
   }
 
@@ -367,6 +414,9 @@ private:
       start_stun(
           m_loop, endpoint.address, endpoint.port, timeout, m_run_start,
           [this, i, p, index, done](StepTiming stun) {
+            if (m_interrupted) {
+              return;
+            }
             endpoint_at(i, p, index).stun = stun;
             count(p, stun);
             done();
@@ -376,6 +426,9 @@ private:
     }
     start_tcp_connect(path.connector, endpoint.address, endpoint.port, timeout, m_run_start,
                       [this, i, p, index, done](TcpObservation tcp) {
+                        if (m_interrupted) {
+                          return;
+                        }
                         const bool connected = !tcp.failure;
                         endpoint_at(i, p, index).tcp = std::move(tcp);
                         count(p, endpoint_at(i, p, index).tcp);
@@ -399,6 +452,9 @@ private:
     request.decoy = true;
     request.host = m_settings.decoy_sni;
     start_transfer(m_curl, request, m_run_start, [this, i, index, done](TransferResult result) {
+      if (m_interrupted) {
+        return;
+      }
       endpoint_at(i, 0, index).decoy_tls = std::move(result.tls);
       start_transfer_for(i, 0, index, done);
     });
@@ -441,7 +497,9 @@ private:
     return std::nullopt;
   }
 
-  void schedule_retests() {
+  // Queues the re-tests (or, when `dry`, only lists them in m_retest_wanted: a run stopped before
+  // its follow-up phase marks them interrupted).
+  void schedule_retests(bool dry = false) {
     for (std::size_t i = 0; i < m_results.size(); ++i) {
       auto& endpoints = m_results[i].paths[m_paths[0]->spec.name].endpoints;
       for (std::size_t index = 0; index < endpoints.size(); ++index) {
@@ -450,6 +508,11 @@ private:
             !works_over_control(i, endpoints[index].address, *step)) {
           continue;
         }
+        m_retest_wanted[{i, index}] = *step;
+        if (dry) {
+          continue;
+        }
+        m_retested.insert(i);
         m_retests.add(endpoints[index].address, [this, i, index, step = *step](std::function<void()> done) {
           retest(i, index, step, std::move(done));
         });
@@ -492,6 +555,10 @@ private:
     const EndpointObservation& endpoint = endpoint_at(i, 0, index);
     const Millis timeout(m_paths[0]->timeout_ms);
     const auto record = [this, i, index, step, done](const StepTiming& timing) {
+      if (m_interrupted) {
+        return;
+      }
+      m_retest_wanted.erase({i, index});
       RetestObservation observation;
       observation.step = step;
       observation.failure = timing.failure;
@@ -529,6 +596,75 @@ private:
     });
   }
 
+  // The run was stopped: every query without an answer, every step an endpoint had not finished
+  // and every re-test that did not run is recorded as `interrupted`, which is never evidence (a
+  // timeout would read as blocking).
+  void mark_interrupted() {
+    const auto cut = [](auto& step) {
+      step.emplace();
+      step->failure = FailureInfo{Failure::interrupted, "the run was stopped before this step finished"};
+    };
+    for (std::size_t i = 0; i < m_results.size(); ++i) {
+      const Target& target = m_targets[i];
+      for (std::size_t p = 0; p < m_paths.size(); ++p) {
+        const PathRuntime& path = *m_paths[p];
+        PathObservations& observations = m_results[i].paths[path.spec.name];
+        if (!is_ip_literal(target.host)) {
+          for (const auto& resolver : path.resolvers) {
+            const std::string label = resolver->label();
+            for (const char* type : {"A", "AAAA"}) {
+              const bool answered =
+                  std::any_of(observations.queries.begin(), observations.queries.end(),
+                              [&](const DnsQuery& query) { return query.resolver == label && query.type == type; });
+              if (!answered) {
+                DnsQuery query;
+                query.resolver = label;
+                query.type = type;
+                query.failure = FailureInfo{Failure::interrupted, "the run was stopped before an answer came"};
+                observations.queries.push_back(std::move(query));
+              }
+            }
+          }
+        }
+        for (EndpointObservation& endpoint : observations.endpoints) {
+          if (endpoint.not_tested) {
+            continue;
+          }
+          if (target.kind == Kind::stun) {
+            if (!endpoint.stun) {
+              cut(endpoint.stun);
+            }
+            continue;
+          }
+          if (!endpoint.tcp) {
+            cut(endpoint.tcp);
+            continue;
+          }
+          if (endpoint.tcp->failure || target.kind == Kind::tcp) {
+            continue;
+          }
+          if (p == 0 && needs_tls(target.kind) && !endpoint.decoy_tls) {
+            cut(endpoint.decoy_tls);
+          }
+          if (needs_tls(target.kind) && !endpoint.tls) {
+            cut(endpoint.tls);
+            continue;
+          }
+          if ((target.kind == Kind::http || target.kind == Kind::https) && !endpoint.http &&
+              !(endpoint.tls && endpoint.tls->failure)) {
+            cut(endpoint.http);
+          }
+        }
+      }
+    }
+    for (const auto& [key, step] : m_retest_wanted) {
+      RetestObservation observation;
+      observation.step = step;
+      observation.failure = FailureInfo{Failure::interrupted, "the run was stopped before this re-test finished"};
+      endpoint_at(key.first, 0, key.second).retest = std::move(observation);
+    }
+  }
+
   // A TCP failure on an address:port where a real-name TLS handshake was reset, cut or dropped
   // earlier in the run may be the censor's after-effect (it blocks the address:port for a while
   // after a trigger): tagged, so it is not taken for IP blocking of its own.
@@ -561,6 +697,9 @@ private:
   void start_transfer_for(std::size_t i, std::size_t p, std::size_t index, std::function<void()> done) {
     const TransferRequest request = transfer_request(i, p, index);
     start_transfer(m_curl, request, m_run_start, [this, i, p, index, done](TransferResult result) {
+      if (m_interrupted) {
+        return;
+      }
       endpoint_at(i, p, index).tls = std::move(result.tls);
       endpoint_at(i, p, index).http = std::move(result.http);
       count(p, endpoint_at(i, p, index).tls);
@@ -582,6 +721,9 @@ private:
   std::vector<std::size_t> m_pending_queries;
   std::vector<std::size_t> m_pending_steps = std::vector<std::size_t>(m_targets.size(), 0);
   std::size_t m_finished = 0;
+  bool m_interrupted = false;  // stop_fd fired: callbacks record nothing more
+  std::map<std::pair<std::size_t, std::size_t>, std::string> m_retest_wanted;  // (target, endpoint) -> step
+  std::set<std::size_t> m_retested;  // targets with a re-test, handed on again once it is in
 };
 
 }  // namespace

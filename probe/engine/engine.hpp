@@ -30,6 +30,17 @@ struct ControlSettings {
   std::string doh_address;              // the DoH host's address when its URL names it (no socks5h)
 };
 
+// What a run found about each path besides the targets: its start-up check and how many
+// measurements it carried successfully (a control path is healthy only with both).
+struct PathHealth {
+  std::string name;
+  bool checked = false;                      // a start-up check ran (control paths)
+  std::optional<FailureInfo> check_failure;  // what the check found wrong
+  std::string check_detail;                  // for the log: why (never credentials)
+  std::size_t successes = 0;                 // DNS answers and steps that succeeded over the path
+  bool healthy() const { return checked && !check_failure && successes > 0; }
+};
+
 struct RunSettings {
   // The direct path.
   int timeout_ms = 5000;               // per step (and per DNS try)
@@ -48,22 +59,20 @@ struct RunSettings {
   std::vector<std::string> ca_files;   // --ca-file: added to the roots and the targets' own CAs
   std::string user_agent = k_default_user_agent;  // a tool-specific one would single volunteers out
   std::size_t body_cap = 1u << 20;
-};
-
-// What a run found about each path besides the targets: its start-up check and how many
-// measurements it carried successfully (a control path is healthy only with both).
-struct PathHealth {
-  std::string name;
-  bool checked = false;                      // a start-up check ran (control paths)
-  std::optional<FailureInfo> check_failure;  // what the check found wrong
-  std::string check_detail;                  // for the log: why (never credentials)
-  std::size_t successes = 0;                 // DNS answers and steps that succeeded over the path
-  bool healthy() const { return checked && !check_failure && successes > 0; }
+  // A descriptor that becomes readable when the run must stop (a signalfd for SIGINT/SIGTERM):
+  // no new work starts, and what was in flight is recorded as `interrupted`. -1: none.
+  int stop_fd = -1;
+  // Called from the loop with a target's result (queries and endpoints sorted) each time it is
+  // complete: after its first phase, and again after its re-tests. For the append-only log that
+  // keeps what was measured if the process is killed.
+  std::function<void(std::size_t index, const TargetResult& result, const std::vector<PathHealth>& paths)>
+      on_target_done;
 };
 
 struct Measurement {
   std::vector<TargetResult> results;
   std::vector<PathHealth> paths;  // direct first, then the controls in order
+  bool interrupted = false;       // stop_fd fired: unfinished work is marked `interrupted`
 };
 
 // Measures every target on every path: DNS (A and AAAA) through each path's resolvers, then, on

@@ -32,6 +32,14 @@ EventLoop::EventLoop() : m_epoll_fd(epoll_create1(EPOLL_CLOEXEC)) {
 EventLoop::~EventLoop() { ::close(m_epoll_fd); }
 
 void EventLoop::watch(int fd, std::uint32_t interest, FdCallback callback) {
+  add_watch(fd, interest, std::move(callback), false);
+}
+
+void EventLoop::watch_passive(int fd, std::uint32_t interest, FdCallback callback) {
+  add_watch(fd, interest, std::move(callback), true);
+}
+
+void EventLoop::add_watch(int fd, std::uint32_t interest, FdCallback callback, bool passive) {
   epoll_event event{};
   event.events = to_epoll(interest);
   event.data.fd = fd;
@@ -40,11 +48,22 @@ void EventLoop::watch(int fd, std::uint32_t interest, FdCallback callback) {
   if (epoll_ctl(m_epoll_fd, op, fd, &event) != 0) {
     throw std::runtime_error(std::string("epoll_ctl: ") + std::strerror(errno));
   }
-  m_fds[fd] = Watch{interest, std::move(callback)};
+  if (it != m_fds.end() && it->second.passive) {
+    --m_passive;
+  }
+  m_fds[fd] = Watch{interest, std::move(callback), passive};
+  if (passive) {
+    ++m_passive;
+  }
 }
 
 void EventLoop::unwatch(int fd) {
-  if (m_fds.erase(fd) != 0) {
+  const auto it = m_fds.find(fd);
+  if (it != m_fds.end()) {
+    if (it->second.passive) {
+      --m_passive;
+    }
+    m_fds.erase(it);
     // The descriptor may already be closed, which removed it from epoll: ignore the error.
     epoll_ctl(m_epoll_fd, EPOLL_CTL_DEL, fd, nullptr);
   }
@@ -78,7 +97,7 @@ void EventLoop::run() {
   m_stopped = false;
   constexpr int k_batch = 256;
   epoll_event events[k_batch];
-  while (!m_stopped && (!m_fds.empty() || !m_timers.empty())) {
+  while (!m_stopped && (m_fds.size() > m_passive || !m_timers.empty())) {
     int timeout_ms = -1;
     if (!m_timers.empty()) {
       const auto wait = m_timers.begin()->first - now();

@@ -38,6 +38,9 @@ public:
   // Starts, changes or stops watching `fd`. Interest 0 with unwatch() removes it; the callback
   // may call these for any descriptor, including its own.
   void watch(int fd, std::uint32_t interest, FdCallback callback);
+  // Like watch(), but the descriptor does not keep run() going: run() returns once only passive
+  // watches are left (e.g. a descriptor that says "stop", watched while there is work).
+  void watch_passive(int fd, std::uint32_t interest, FdCallback callback);
   void unwatch(int fd);
   bool watching(int fd) const { return m_fds.count(fd) != 0; }
 
@@ -57,7 +60,9 @@ private:
   struct Watch {
     std::uint32_t interest = 0;
     FdCallback callback;
+    bool passive = false;
   };
+  void add_watch(int fd, std::uint32_t interest, FdCallback callback, bool passive);
   void run_due_timers();
 
   int m_epoll_fd = -1;
@@ -65,6 +70,7 @@ private:
   std::multimap<MonoTime, std::pair<TimerId, TimerCallback>> m_timers;
   std::unordered_map<TimerId, std::multimap<MonoTime, std::pair<TimerId, TimerCallback>>::iterator> m_timer_index;
   TimerId m_next_timer = 1;
+  std::size_t m_passive = 0;  // how many of m_fds are passive
   bool m_stopped = false;
 };
 

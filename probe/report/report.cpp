@@ -208,11 +208,16 @@ json result_json(const TargetResult& result) {
   };
 }
 
-json apps_json(const std::vector<const TargetResult*>& results) {
+}  // namespace
+
+json target_result_json(const TargetResult& result) { return result_json(result); }
+
+json apps_of_results(const json& results) {
   json apps = json::object();
   std::map<std::string, std::set<std::string>> methods;
-  for (const TargetResult* result : results) {
-    json& app = apps[result->target.app];
+  for (const json& result : results) {
+    const std::string name = result.at("app").get<std::string>();
+    json& app = apps[name];
     if (app.is_null()) {
       app = {{"targets", 0}, {"unjudged", 0}};
       for (Status status : k_all_statuses) {
@@ -220,11 +225,14 @@ json apps_json(const std::vector<const TargetResult*>& results) {
       }
     }
     app["targets"] = app["targets"].get<int>() + 1;
-    const std::string key = result->verdict ? std::string(to_string(result->verdict->status)) : "unjudged";
+    const json& verdict = result.at("verdict");
+    const std::string key = verdict.is_object() ? verdict.at("status").get<std::string>() : "unjudged";
     app[key] = app[key].get<int>() + 1;
-    auto& seen = methods[result->target.app];
-    if (result->verdict) {
-      seen.insert(result->verdict->methods.begin(), result->verdict->methods.end());
+    auto& seen = methods[name];
+    if (verdict.is_object()) {
+      for (const json& method : verdict.at("methods")) {
+        seen.insert(method.get<std::string>());
+      }
     }
   }
   for (auto& [name, app] : apps.items()) {
@@ -233,8 +241,6 @@ json apps_json(const std::vector<const TargetResult*>& results) {
   }
   return apps;
 }
-
-}  // namespace
 
 json to_json(const Report& report) {
   std::vector<const TargetResult*> results;
@@ -280,7 +286,7 @@ json to_json(const Report& report) {
       {"paths", paths},
       {"options", report.options},
       {"target_lists", lists},
-      {"apps", apps_json(results)},
+      {"apps", apps_of_results(results_json)},
       {"results", results_json},
   };
 }

@@ -163,6 +163,12 @@ std::string new_run_id();
 
 nlohmann::json to_json(const Report& report);
 
+// One entry of the report's `results`, as to_json writes it.
+nlohmann::json target_result_json(const TargetResult& result);
+
+// The report's `apps` summary, from its `results` entries.
+nlohmann::json apps_of_results(const nlohmann::json& results);
+
 // The report as text: sorted keys, two-space indent, invalid UTF-8 replaced by U+FFFD.
 std::string serialize(const Report& report);
 

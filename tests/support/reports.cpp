@@ -16,7 +16,11 @@ const std::string k_validator = std::string(PROBE_SOURCE_DIR) + "/tests/schema/v
 std::filesystem::path only_report(const std::filesystem::path& folder) {
   std::vector<std::filesystem::path> found;
   for (const auto& entry : std::filesystem::directory_iterator(folder)) {
-    found.push_back(entry.path());
+    // The output lock's file stays (empty but for a pid); anything else left beside the report
+    // (a .jsonl log, a temporary file) fails the test.
+    if (entry.path().filename() != ".probe.lock") {
+      found.push_back(entry.path());
+    }
   }
   REQUIRE(found.size() == 1);
   return found[0];

@@ -1,0 +1,194 @@
+#include "report/partial_log.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <tuple>
+
+#include <spdlog/spdlog.h>
+
+#include "core/clock.hpp"
+#include "core/error.hpp"
+#include "core/exit_codes.hpp"
+
+namespace probe {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+std::string dump(const json& value) { return value.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+}  // namespace
+
+fs::path partial_log_path(const fs::path& folder, const Report& report) {
+  fs::path name = report_file_name(report);
+  name.replace_extension(".jsonl");
+  return folder / name;
+}
+
+PartialLog::PartialLog(fs::path path, const Report& report) : m_path(std::move(path)) {
+  m_fd = ::open(m_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
+  if (m_fd < 0) {
+    throw UserError(exit_code::k_cant_create, m_path.string() + ": cannot create: " + std::strerror(errno));
+  }
+  json header = to_json(report);
+  header.erase("results");
+  header.erase("apps");
+  if (!write_line(dump(json{{"probe_partial_log", k_partial_log_version}, {"report", header}}))) {
+    const int error = errno;
+    ::close(m_fd);
+    m_fd = -1;
+    ::unlink(m_path.c_str());
+    throw UserError(exit_code::k_io_error, m_path.string() + ": cannot write: " + std::strerror(error));
+  }
+  ::fdatasync(m_fd);
+  m_last_sync = std::chrono::steady_clock::now();
+}
+
+PartialLog::~PartialLog() {
+  if (m_fd >= 0) {
+    ::fdatasync(m_fd);
+    ::close(m_fd);
+  }
+}
+
+bool PartialLog::write_line(const std::string& line) {
+  const std::string data = line + "\n";
+  std::size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t n = ::write(m_fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      return false;
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+void PartialLog::append(std::size_t index, const TargetResult& result) {
+  if (m_fd < 0 || m_failed) {
+    return;
+  }
+  const json line = {{"index", index},
+                     {"at", format_rfc3339_utc(std::chrono::system_clock::now())},
+                     {"result", target_result_json(result)}};
+  if (!write_line(dump(line))) {
+    m_failed = true;
+    spdlog::warn("{}: cannot append ({}); the report is still written at the end", m_path.string(),
+                 std::strerror(errno));
+    return;
+  }
+  const auto now = std::chrono::steady_clock::now();
+  if (now - m_last_sync >= std::chrono::seconds(1)) {
+    ::fdatasync(m_fd);
+    m_last_sync = now;
+  }
+}
+
+void PartialLog::remove() {
+  if (m_fd >= 0) {
+    ::close(m_fd);
+    m_fd = -1;
+  }
+  std::error_code ec;
+  fs::remove(m_path, ec);
+  if (ec) {
+    spdlog::warn("{}: cannot remove: {}", m_path.string(), ec.message());
+  }
+}
+
+json recover_report(const fs::path& log) {
+  std::ifstream in(log, std::ios::binary);
+  if (!in) {
+    throw UserError(exit_code::k_no_input, log.string() + ": cannot read: " + std::strerror(errno));
+  }
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  if (in.bad()) {
+    throw UserError(exit_code::k_no_input, log.string() + ": read failed: " + std::strerror(errno));
+  }
+  const std::string content = buffer.str();
+  std::vector<std::string> lines;
+  std::size_t start = 0;
+  while (start < content.size()) {
+    const std::size_t end = content.find('\n', start);
+    lines.push_back(content.substr(start, end == std::string::npos ? std::string::npos : end - start));
+    start = end == std::string::npos ? content.size() : end + 1;
+  }
+  const bool ends_cleanly = !content.empty() && content.back() == '\n';
+  const auto where = [&](std::size_t i) { return log.string() + ":" + std::to_string(i + 1); };
+  if (lines.empty()) {
+    throw UserError(exit_code::k_data_error, log.string() + ": empty: not the log of a probe run");
+  }
+  json header = json::parse(lines[0], nullptr, false);
+  if (header.is_discarded() || !header.is_object() || !header.contains("probe_partial_log") ||
+      !header.contains("report") || !header["report"].is_object()) {
+    throw UserError(exit_code::k_data_error, where(0) + ": not the log of a probe run (no header line)");
+  }
+  if (header["probe_partial_log"] != k_partial_log_version) {
+    throw UserError(exit_code::k_data_error, where(0) + ": log version " + dump(header["probe_partial_log"]) +
+                                                 " is not " + std::to_string(k_partial_log_version));
+  }
+  json report = header["report"];
+  std::map<std::size_t, json> results;
+  std::string last_at;
+  for (std::size_t i = 1; i < lines.size(); ++i) {
+    if (lines[i].empty()) {
+      continue;
+    }
+    const json line = json::parse(lines[i], nullptr, false);
+    const auto has = [](const json& object, const char* key, json::value_t type) {
+      return object.contains(key) && object[key].type() == type;
+    };
+    bool valid = !line.is_discarded() && line.is_object() && has(line, "index", json::value_t::number_unsigned) &&
+                 has(line, "at", json::value_t::string) && has(line, "result", json::value_t::object);
+    if (valid) {
+      const json& result = line["result"];
+      valid = has(result, "app", json::value_t::string) && has(result, "host", json::value_t::string) &&
+              has(result, "kind", json::value_t::string) && has(result, "paths", json::value_t::object) &&
+              result.contains("port") && result.contains("url") && result.contains("verdict") &&
+              (result["verdict"].is_null() ||
+               (has(result["verdict"], "status", json::value_t::string) &&
+                has(result["verdict"], "methods", json::value_t::array)));
+    }
+    if (!valid) {
+      if (i + 1 == lines.size() && !ends_cleanly) {
+        spdlog::warn("{}: the last line was cut short (the run was killed while writing it); skipped", where(i));
+        continue;
+      }
+      throw UserError(exit_code::k_data_error, where(i) + ": not a result line of a probe log");
+    }
+    results[line["index"].get<std::size_t>()] = line["result"];
+    last_at = line["at"].get<std::string>();
+  }
+  json ordered = json::array();
+  for (auto& [index, result] : results) {
+    ordered.push_back(std::move(result));
+  }
+  // The order to_json() gives: by app, host, port, kind, then URL.
+  std::stable_sort(ordered.begin(), ordered.end(), [](const json& a, const json& b) {
+    return std::tie(a["app"], a["host"], a["port"], a["kind"], a["url"]) <
+           std::tie(b["app"], b["host"], b["port"], b["kind"], b["url"]);
+  });
+  report["interrupted"] = true;
+  if (!last_at.empty()) {
+    report["finished_at"] = last_at;
+  }
+  report["apps"] = apps_of_results(ordered);
+  report["results"] = std::move(ordered);
+  return report;
+}
+
+}  // namespace probe
