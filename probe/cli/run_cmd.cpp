@@ -27,6 +27,7 @@
 #include "report/output_lock.hpp"
 #include "report/partial_log.hpp"
 #include "report/report.hpp"
+#include "report/scrub.hpp"
 #include "targets/loader.hpp"
 
 namespace probe {
@@ -233,6 +234,7 @@ int run(const RunOptions& options) {
 
   spdlog::info("measuring {} targets over {} paths", loaded.targets.size(), paths.size());
   Report report;
+  report.scrubber = std::make_shared<const Scrubber>(Scrubber::for_this_machine());
   report.run_id = new_run_id();
   report.started_at = started_at;
   report.vantage = Vantage{non_empty(options.vantage_id), non_empty(options.asn), non_empty(options.cc)};

@@ -46,4 +46,44 @@ std::string base64_encode(std::string_view bytes) {
   return out;
 }
 
+std::optional<std::string> base64_decode(std::string_view text) {
+  if (text.size() % 4 != 0) {
+    return std::nullopt;
+  }
+  const auto value_of = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') {
+      return c - 'A';
+    }
+    if (c >= 'a' && c <= 'z') {
+      return c - 'a' + 26;
+    }
+    if (c >= '0' && c <= '9') {
+      return c - '0' + 52;
+    }
+    return c == '+' ? 62 : c == '/' ? 63 : -1;
+  };
+  std::string out;
+  out.reserve(text.size() / 4 * 3);
+  for (std::size_t i = 0; i < text.size(); i += 4) {
+    const bool last = i + 4 == text.size();
+    const std::size_t padding = last ? (text[i + 3] == '=' ? (text[i + 2] == '=' ? 2 : 1) : 0) : 0;
+    unsigned value = 0;
+    for (std::size_t k = 0; k < 4; ++k) {
+      const int v = k >= 4 - padding ? 0 : value_of(text[i + k]);
+      if (v < 0) {
+        return std::nullopt;
+      }
+      value = (value << 6) | static_cast<unsigned>(v);
+    }
+    out += static_cast<char>((value >> 16) & 0xFF);
+    if (padding < 2) {
+      out += static_cast<char>((value >> 8) & 0xFF);
+    }
+    if (padding < 1) {
+      out += static_cast<char>(value & 0xFF);
+    }
+  }
+  return out;
+}
+
 }  // namespace probe

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -10,5 +11,7 @@ std::string sha256_hex(std::string_view bytes);
 
 // Standard base64 (RFC 4648, with padding) of `bytes`.
 std::string base64_encode(std::string_view bytes);
+// Its inverse; nullopt for anything that is not standard padded base64.
+std::optional<std::string> base64_decode(std::string_view text);
 
 }  // namespace probe

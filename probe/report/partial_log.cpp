@@ -35,7 +35,7 @@ fs::path partial_log_path(const fs::path& folder, const Report& report) {
   return folder / name;
 }
 
-PartialLog::PartialLog(fs::path path, const Report& report) : m_path(std::move(path)) {
+PartialLog::PartialLog(fs::path path, const Report& report) : m_path(std::move(path)), m_scrubber(report.scrubber) {
   m_fd = ::open(m_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
   if (m_fd < 0) {
     throw UserError(exit_code::k_cant_create, m_path.string() + ": cannot create: " + std::strerror(errno));
@@ -81,9 +81,12 @@ void PartialLog::append(std::size_t index, const TargetResult& result) {
   if (m_fd < 0 || m_failed) {
     return;
   }
-  const json line = {{"index", index},
-                     {"at", format_rfc3339_utc(std::chrono::system_clock::now())},
-                     {"result", target_result_json(result)}};
+  json line = {{"index", index},
+               {"at", format_rfc3339_utc(std::chrono::system_clock::now())},
+               {"result", target_result_json(result)}};
+  if (m_scrubber) {
+    m_scrubber->scrub(line);
+  }
   if (!write_line(dump(line))) {
     m_failed = true;
     spdlog::warn("{}: cannot append ({}); the report is still written at the end", m_path.string(),

@@ -3,10 +3,12 @@
 #include <chrono>
 #include <cstddef>
 #include <filesystem>
+#include <memory>
 
 #include <nlohmann/json.hpp>
 
 #include "report/report.hpp"
+#include "report/scrub.hpp"
 
 // The append-only log of a run in progress, beside the report it will become:
 // "<report name without .json>.jsonl", mode 0600. Its first line is the report without results;
@@ -49,6 +51,7 @@ private:
   int m_fd = -1;
   bool m_failed = false;
   std::chrono::steady_clock::time_point m_last_sync;
+  std::shared_ptr<const Scrubber> m_scrubber;
 };
 
 // `probe recover`: the report (JSON, in the schema of reports/schema.json) that the log of a

@@ -1,5 +1,7 @@
 #include "report/report.hpp"
 
+#include "report/scrub.hpp"
+
 #include <sys/random.h>
 
 #include <algorithm>
@@ -273,7 +275,7 @@ json to_json(const Report& report) {
                      {"reviewed", optional_json(list.reviewed)},
                      {"targets", list.targets.size()}});
   }
-  return {
+  json out = {
       {"schema_version", k_schema_version},
       {"probe_version", k_probe_version},
       {"run_id", report.run_id},
@@ -289,6 +291,10 @@ json to_json(const Report& report) {
       {"apps", apps_of_results(results_json)},
       {"results", results_json},
   };
+  if (report.scrubber) {
+    report.scrubber->scrub(out);
+  }
+  return out;
 }
 
 std::string serialize(const Report& report) {

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,6 +21,8 @@
 namespace probe {
 
 inline constexpr int k_schema_version = 1;
+
+class Scrubber;  // report/scrub.hpp
 
 struct DnsAnswer {
   std::string type;   // "A", "AAAA", "CNAME"
@@ -156,6 +159,9 @@ struct Report {
   nlohmann::json options = nlohmann::json::object();
   std::vector<TargetList> target_lists;
   std::vector<TargetResult> results;
+  // Applied to the JSON before it is written anywhere (report, partial log, --json): see
+  // report/scrub.hpp. Null in tests that build reports by hand.
+  std::shared_ptr<const Scrubber> scrubber;
 };
 
 // A fresh random run id (32 hex characters from the kernel's random source).

@@ -522,6 +522,24 @@ expect_mixed() {
     "signal tls, twitter and clubhouse tcp_ip, facebook dns (stun over a proxy inconclusive); agora and uptime accessible"
 }
 
+# Privacy: the client's own addresses (eth0 10.77.1.2, vpn0 10.77.3.2) are in neither the report
+# nor the probe's output, although the lab's nginx echoes the requester's address in a header;
+# on direct, that header says [scrubbed] wherever an HTTP response came.
+check_privacy() {
+  local leaks
+  leaks=$(grep -HnoE '(^|[^0-9.])10\.77\.(1|3)\.2([^0-9]|\.[^0-9]|$)' "$report" "$tmp/probe-$sc-$CTL.log" | head -5 || true)
+  check_lines "$leaks" "no client address (10.77.1.2, 10.77.3.2) in the report or the probe's output"
+  check '.results[] | .host as $h | .paths.direct.endpoints[]? | select(.http.status != null) |
+      [.http.headers[] | select(.[0] | ascii_downcase == "x-client-address") | .[1]] |
+      select(length > 0 and . != ["[scrubbed]"]) | "\($h): X-Client-Address \(.)"' \
+    "the address the server echoed is [scrubbed] on direct"
+  if [[ $sc == open ]]; then
+    check '[.results[].paths.direct.endpoints[]?.http.headers[]? | select(.[0] | ascii_downcase == "x-client-address")] |
+        if length == 0 then "no X-Client-Address header on direct: the check above proved nothing" else empty end' \
+      "open: the echo header is there to be scrubbed"
+  fi
+}
+
 run_scenario() {
   local sc=$1 t0 t1 pids
   local -a control_args
@@ -558,6 +576,7 @@ run_scenario() {
       check '.paths[1] | select(.health != "healthy") | "control path: \(tojson)"' "the $CTL control path is healthy"
     fi
     "expect_${sc//-/_}"
+    check_privacy
   done
   mapfile -t pids < <(snapshot_pids)
   "$LAB" down >/dev/null 2>&1 || fail "scripts/lab down"
