@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <optional>
 
 #include <spdlog/spdlog.h>
 
@@ -26,6 +27,7 @@
 #include "report/atomic_file.hpp"
 #include "report/output_lock.hpp"
 #include "report/partial_log.hpp"
+#include "report/retention.hpp"
 #include "report/report.hpp"
 #include "report/scrub.hpp"
 #include "targets/loader.hpp"
@@ -54,6 +56,10 @@ struct RunOptions {
   std::size_t control_concurrency = 64;
   std::string control_auth_file;
   std::size_t per_address = 16;
+  std::optional<std::size_t> keep;
+  std::optional<int> keep_days;
+  int compress_after_days = 7;
+  bool no_compress = false;
   std::vector<std::string> injection_probes;
   std::string vantage_id;
   std::string asn;
@@ -311,6 +317,14 @@ int run(const RunOptions& options) {
 
   const auto path = write_report(report, options.out);
   log.remove();
+  RetentionPolicy retention{options.keep, options.keep_days, std::nullopt};
+  if (!options.no_compress) {
+    retention.compress_after_days = options.compress_after_days;
+  }
+  const RetentionOutcome kept = apply_retention(options.out, retention, report.finished_at, path);
+  if (kept.removed + kept.compressed > 0) {
+    spdlog::info("retention: {} old reports removed, {} compressed to .json.gz", kept.removed, kept.compressed);
+  }
   std::size_t queries = 0;
   std::size_t failed = 0;
   std::size_t endpoints = 0;
@@ -388,6 +402,16 @@ void add_run_command(CLI::App& app, std::vector<Command>& commands) {
   run_app->add_option("--control-auth-file", options->control_auth_file,
                       "File (mode 600) whose first line is USER:PASSWORD for the proxies (or set "
                       "PROBE_CONTROL_AUTH); keeps credentials out of ps and crontabs");
+  run_app->add_option("--keep", options->keep,
+                      "Keep the N newest reports in --out (this one included); remove older ones")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1000000}));
+  run_app->add_option("--keep-days", options->keep_days, "Remove reports in --out started more than D days ago")
+      ->check(CLI::Range(1, 100000));
+  run_app->add_option("--compress-after", options->compress_after_days,
+                      "Compress reports in --out older than D days to .json.gz (0: every earlier one)")
+      ->check(CLI::Range(0, 100000))
+      ->capture_default_str();
+  run_app->add_flag("--no-compress", options->no_compress, "Leave earlier reports uncompressed");
   run_app->add_option("--per-address", options->per_address,
                       "Connections at once to one destination address, per path")
       ->check(CLI::Range(1, 10000))
