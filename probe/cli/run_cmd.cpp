@@ -240,7 +240,8 @@ int run(const RunOptions& options) {
 
   spdlog::info("measuring {} targets over {} paths", loaded.targets.size(), paths.size());
   Report report;
-  report.scrubber = std::make_shared<const Scrubber>(Scrubber::for_this_machine());
+  const auto scrubber = std::make_shared<Scrubber>(Scrubber::for_this_machine());
+  report.scrubber = scrubber;
   report.run_id = new_run_id();
   report.started_at = started_at;
   report.vantage = Vantage{non_empty(options.vantage_id), non_empty(options.asn), non_empty(options.cc)};
@@ -277,6 +278,7 @@ int run(const RunOptions& options) {
   report.finished_at = started_at;
   PartialLog log(partial_log_path(options.out, report), report);
   settings.stop_fd = signals.fd();
+  settings.on_own_address = [scrubber](const std::string& address) { scrubber->add_address(address); };
   settings.on_target_done = [&log](std::size_t index, const TargetResult& result,
                                    const std::vector<PathHealth>& health) {
     // Judged with what is known now: a re-test still to come would give it a second line.

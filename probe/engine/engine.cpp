@@ -421,7 +421,7 @@ private:
             count(p, stun);
             done();
           },
-          path.bind_device);
+          path.bind_device, m_settings.on_own_address);
       return;
     }
     start_tcp_connect(path.connector, endpoint.address, endpoint.port, timeout, m_run_start,
@@ -569,7 +569,7 @@ private:
     };
     if (step == "stun") {
       start_stun(m_loop, endpoint.address, endpoint.port, timeout, m_run_start,
-                 [record](StepTiming stun) { record(stun); });
+                 [record](StepTiming stun) { record(stun); }, "", m_settings.on_own_address);
       return;
     }
     if (step == "tcp") {

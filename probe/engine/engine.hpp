@@ -67,6 +67,9 @@ struct RunSettings {
   // keeps what was measured if the process is killed.
   std::function<void(std::size_t index, const TargetResult& result, const std::vector<PathHealth>& paths)>
       on_target_done;
+  // Called with each address a STUN server saw this machine's requests come from (its address as
+  // the network maps it, behind NAT the public one): never to be written anywhere.
+  std::function<void(const std::string& address)> on_own_address;
 };
 
 struct Measurement {

@@ -178,8 +178,15 @@ Scrubber Scrubber::for_this_machine() {
 void Scrubber::add_address(const std::string& address) {
   unsigned char binary[16];
   if (inet_pton(AF_INET, address.c_str(), binary) == 1) {
+    if (binary[0] == 127) {
+      return;  // loopback is nobody's: also what some names legitimately resolve to
+    }
     m_binary.insert(std::string(reinterpret_cast<const char*>(binary), 4));
   } else if (inet_pton(AF_INET6, address.c_str(), binary) == 1) {
+    static constexpr unsigned char k_loopback[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    if (std::memcmp(binary, k_loopback, 16) == 0) {
+      return;
+    }
     m_binary.insert(std::string(reinterpret_cast<const char*>(binary), 16));
   } else {
     return;

@@ -9,8 +9,9 @@
 // Privacy: what a report (and its partial log) must never hold about the volunteer. Every string
 // of the report's JSON goes through it just before it is written:
 // - the machine's own addresses (every interface's, loopback aside: 127.0.0.1 is also what some
-//   names legitimately resolve to) and any address the run learned is its own, wherever a server
-//   echoed them (a header, a title, an error text), replaced by "[scrubbed]";
+//   names legitimately resolve to) and the addresses STUN servers saw its requests come from (the
+//   public one behind NAT), wherever a server echoed them (a header, a title, an error text),
+//   replaced by "[scrubbed]";
 // - the same addresses inside raw DNS replies (bytes zeroed), and the address of any EDNS
 //   Client Subnet option there, whoever's it is (it is the subnet a resolver saw the query from);
 // - the home folder and the user name, replaced by "[scrubbed]" (the name only as a whole word of
@@ -24,7 +25,7 @@ public:
   // The addresses of every interface of this machine (getifaddrs), $HOME and the user name.
   static Scrubber for_this_machine();
 
-  void add_address(const std::string& address);  // an IP literal (canonical text)
+  void add_address(const std::string& address);  // an IP literal (canonical text); loopback ignored
   void add_word(const std::string& word);        // replaced wherever it appears as a whole word
   void add_path(const std::string& path);        // replaced wherever it appears (a folder)
 

@@ -10,6 +10,8 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <optional>
+#include <algorithm>
 
 #include "net/socket_address.hpp"
 #include "net/stream_connect.hpp"
@@ -56,8 +58,48 @@ struct StunAttempt : SocketStep<StepTiming>, std::enable_shared_from_this<StunAt
 
 }  // namespace
 
+std::optional<std::string> stun_mapped_address(const unsigned char* data, std::size_t length) {
+  if (length < 20) {
+    return std::nullopt;
+  }
+  const std::size_t declared = static_cast<std::size_t>((data[2] << 8) | data[3]);
+  const std::size_t end = std::min(length, 20 + declared);
+  std::optional<std::string> plain;
+  for (std::size_t at = 20; at + 4 <= end;) {
+    const unsigned type = static_cast<unsigned>((data[at] << 8) | data[at + 1]);
+    const std::size_t size = static_cast<std::size_t>((data[at + 2] << 8) | data[at + 3]);
+    const std::size_t value = at + 4;
+    if (value + size > end) {
+      break;
+    }
+    // MAPPED-ADDRESS (0x0001) or XOR-MAPPED-ADDRESS (0x0020): reserved, family, port, address.
+    if ((type == 0x0001 || type == 0x0020) && size >= 8) {
+      const unsigned family = data[value + 1];
+      const std::size_t bytes = family == 0x01 ? 4 : family == 0x02 ? 16 : 0;
+      if (bytes != 0 && size >= 4 + bytes) {
+        unsigned char address[16];
+        for (std::size_t i = 0; i < bytes; ++i) {
+          // XOR with the magic cookie, then (IPv6) the transaction id: data[4..20) holds both.
+          address[i] = type == 0x0020 ? static_cast<unsigned char>(data[value + 4 + i] ^ data[4 + i])
+                                      : data[value + 4 + i];
+        }
+        char text[INET6_ADDRSTRLEN] = {};
+        if (inet_ntop(bytes == 4 ? AF_INET : AF_INET6, address, text, sizeof text) != nullptr) {
+          if (type == 0x0020) {
+            return std::string(text);
+          }
+          plain = text;
+        }
+      }
+    }
+    at = value + ((size + 3) & ~std::size_t{3});  // attributes are padded to 4 bytes
+  }
+  return plain;
+}
+
 void start_stun(EventLoop& loop, const std::string& address, std::uint16_t port, Millis timeout,
-                MonoTime run_start, std::function<void(StepTiming)> done, const std::string& bind_device) {
+                MonoTime run_start, std::function<void(StepTiming)> done, const std::string& bind_device,
+                std::function<void(const std::string&)> on_mapped) {
   auto attempt = std::make_shared<StunAttempt>(loop, run_start, std::move(done));
   const auto fail_soon = [&attempt](FailureInfo failure) { StunAttempt::finish_soon(attempt, failure); };
 
@@ -106,7 +148,7 @@ void start_stun(EventLoop& loop, const std::string& address, std::uint16_t port,
     attempt->deadline.reset();
     attempt->finish(FailureInfo{Failure::generic_timeout_error, ""});
   });
-  loop.watch(attempt->fd, EventLoop::k_readable, [attempt](int fd, std::uint32_t) {
+  loop.watch(attempt->fd, EventLoop::k_readable, [attempt, on_mapped](int fd, std::uint32_t) {
     unsigned char buffer[1500];
     while (true) {
       const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
@@ -118,6 +160,11 @@ void start_stun(EventLoop& loop, const std::string& address, std::uint16_t port,
         return;
       }
       if (attempt->is_our_response(buffer, static_cast<std::size_t>(n))) {
+        if (on_mapped) {
+          if (const auto mapped = stun_mapped_address(buffer, static_cast<std::size_t>(n))) {
+            on_mapped(*mapped);
+          }
+        }
         attempt->finish(std::nullopt);
         return;
       }

@@ -366,6 +366,19 @@ expect_throttled() {
   check_verdicts '"accessible/null"' "all accessible"
 }
 
+# The censor NATs the client's direct traffic: servers see (and echo) 10.77.2.1, an address on
+# none of the client's interfaces, which the probe learns from the STUN server's answer and
+# scrubs like its own.
+expect_nat() {
+  common_checks ""
+  check_verdicts '"accessible/null"' "all accessible"
+  check '[.results[].paths.direct.endpoints[]?.http.headers[]? | select(.[0] | ascii_downcase == "x-client-address") | .[1]] |
+      if length == 0 then "no X-Client-Address header on direct" elif unique != ["[scrubbed]"] then "echoed: \(unique)" else empty end' \
+    "the NAT address the servers echoed is [scrubbed]"
+  check_lines "$(grep -HnoE '(^|[^0-9.])10\.77\.2\.1([^0-9]|\.[^0-9]|$)' "$report" "$tmp/probe-$sc-$CTL.log" | head -5 || true)" \
+    "the NAT address (10.77.2.1) is nowhere in the report or the output"
+}
+
 # Clubhouse's servers drop everything, from every path: down, never blocked; nothing re-tested.
 expect_down() {
   common_checks clubhouse

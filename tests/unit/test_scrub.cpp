@@ -97,3 +97,12 @@ TEST_CASE("base64 decodes what it encodes and refuses what is not base64", "[scr
   CHECK_FALSE(probe::base64_decode("abc").has_value());
   CHECK_FALSE(probe::base64_decode("ab!d").has_value());
 }
+
+TEST_CASE("scrub: loopback addresses are never scrubbed (names resolve to them legitimately)", "[scrub]") {
+  Scrubber scrubber;
+  scrubber.add_address("127.0.0.1");
+  scrubber.add_address("::1");
+  scrubber.add_address("not an address");
+  CHECK(scrubber.addresses().empty());
+  CHECK(scrubber.text("uptime.signal.org -> 127.0.0.1") == "uptime.signal.org -> 127.0.0.1");
+}
