@@ -175,6 +175,11 @@ probe_run cred-wrong -vv --url https://chat.signal.org/ --control "socks5h://$us
 check '.paths[1] | select(.check_failure != "proxy_error") | tojson' "wrong password: check_failure proxy_error"
 found=$(leaks "$report" "$out" "$err")
 if [[ -z "$found" ]]; then ok "wrong password: credentials in no output"; else fail "wrong password leaked: $found"; fi
+# Privacy at the most verbose level: the client's own addresses are in no report or output.
+found=$(grep -lE '(^|[^0-9.])10\.77\.(1|3)\.2([^0-9]|\.[^0-9]|$)' "$tmp"/cred-*.out "$tmp"/cred-*.err \
+  $(find "$tmp" -name '*.json') 2>/dev/null | head -3 || true)
+if [[ -z "$found" ]]; then ok "no client address (10.77.1.2, 10.77.3.2) in any report or -vv output"; else
+  fail "client addresses in: $found"; fi
 kill "$extra_pid" 2>/dev/null; wait "$extra_pid" 2>/dev/null || true; extra_pid=""
 
 echo "== an interface control that is the direct path's own interface"
