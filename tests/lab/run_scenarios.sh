@@ -349,7 +349,9 @@ expect_http_blockpage() {
     "plain http blocked http, the rest accessible"
 }
 
-# The censor shapes what it sends to the client: slower, but everything works.
+# The censor shapes what it sends to the client: slower, but everything works. (One run at a
+# time: the shaper's queue is sized for one run of the shipped lists.)
+setup_throttled() { SC_SERIAL=1; }
 expect_throttled() {
   local qd sent over dropped slowest
   common_checks ""
@@ -486,6 +488,7 @@ expect_cdn_split() {
 setup_residual() {
   SC_ARGS=(--url https://chat.signal.org/second --per-address 1)
   EXTRA_TARGETS=1
+  SC_SERIAL=1  # each run needs the censor's list of triggered addresses empty
 }
 before_run_residual() { "$LAB" up residual >/dev/null 2>&1; }  # an empty recent list for each run
 expect_residual() {
@@ -563,10 +566,15 @@ run_scenario() {
   fi
   # The same scenario over each kind of control path: SOCKS5, HTTP CONNECT, the VPN interface
   # (and "none", a direct-only run, where a scenario's setup asks for it in SC_KINDS).
-  SC_ARGS=() CONTROL_DEAD=0 EXTRA_TARGETS=0 SC_KINDS=("${CONTROL_KINDS[@]}")
+  SC_ARGS=() CONTROL_DEAD=0 EXTRA_TARGETS=0 SC_KINDS=("${CONTROL_KINDS[@]}") SC_SERIAL=0
   declare -gA CONTROL_URL_NOW=()
   for CTL in "${CONTROL_KINDS[@]}"; do CONTROL_URL_NOW[$CTL]=${CONTROL_URL[$CTL]}; done
   if declare -F "setup_${sc//-/_}" >/dev/null; then "setup_${sc//-/_}"; fi
+  # The runs over each kind go at once (each its own sockets and output), unless the scenario
+  # says SC_SERIAL=1: its censor keeps state one run would leave to the next (residual's list of
+  # triggered addresses), or the runs would share a resource the checks measure (throttled's
+  # shaper queue).
+  local -A run_pid=() run_t0=() run_code=()
   for CTL in "${SC_KINDS[@]}"; do
     mkdir -p "$tmp/out-$sc-$CTL"
     if declare -F "before_run_${sc//-/_}" >/dev/null; then "before_run_${sc//-/_}"; fi
@@ -574,17 +582,31 @@ run_scenario() {
     if [[ $CTL != none ]]; then
       control_args=(--control "${CONTROL_URL_NOW[$CTL]}" --control-resolver 10.77.0.53 --control-timeout 2)
     fi
-    t1=$(date +%s.%N)
-    if ! "$LAB" exec "$PROBE" run --targets "$TARGETS" "${PROBE_EXTRA[@]}" --allow-bogon 10.77.0.0/16 \
-         --ca-file "$STATE/ca.pem" "${SC_ARGS[@]}" --timeout 2 "${control_args[@]}" \
-         --out "$tmp/out-$sc-$CTL" >"$tmp/probe-$sc-$CTL.log" 2>&1; then
-      fail "probe run over $CTL exited non-zero"; sed 's/^/      /' "$tmp/probe-$sc-$CTL.log"
+    run_t0[$CTL]=$(date +%s.%N)
+    "$LAB" exec "$PROBE" run --targets "$TARGETS" "${PROBE_EXTRA[@]}" --allow-bogon 10.77.0.0/16 \
+      --ca-file "$STATE/ca.pem" "${SC_ARGS[@]}" --timeout 2 "${control_args[@]}" \
+      --out "$tmp/out-$sc-$CTL" >"$tmp/probe-$sc-$CTL.log" 2>&1 &
+    run_pid[$CTL]=$!
+    if [[ $SC_SERIAL == 1 ]]; then
+      run_code[$CTL]=0; wait "${run_pid[$CTL]}" || run_code[$CTL]=$?
+      echo "${run_t0[$CTL]} $(date +%s.%N)" > "$tmp/time-$sc-$CTL"
+    fi
+  done
+  for CTL in "${SC_KINDS[@]}"; do
+    if [[ $SC_SERIAL != 1 ]]; then
+      run_code[$CTL]=0; wait "${run_pid[$CTL]}" || run_code[$CTL]=$?
+      echo "${run_t0[$CTL]} $(date +%s.%N)" > "$tmp/time-$sc-$CTL"
+    fi
+  done
+  for CTL in "${SC_KINDS[@]}"; do
+    echo "  -- control $CTL"
+    if [[ ${run_code[$CTL]} != 0 ]]; then
+      fail "probe run over $CTL exited ${run_code[$CTL]}"; sed 's/^/      /' "$tmp/probe-$sc-$CTL.log"
       continue
     fi
     report=$(find "$tmp/out-$sc-$CTL" -name '*.json' | head -1)
     if [[ -z "$report" ]]; then fail "no report written"; continue; fi
-    echo "  -- control $CTL"
-    ok "probe ($(since "$t1") s): $(grep -m1 ' targets, ' "$tmp/probe-$sc-$CTL.log" | sed 's/^probe: info: //')"
+    ok "probe ($(awk '{printf "%.1f", $2 - $1}' "$tmp/time-$sc-$CTL") s): $(grep -m1 ' targets, ' "$tmp/probe-$sc-$CTL.log" | sed 's/^probe: info: //')"
     if [[ $CONTROL_DEAD == 0 && $CTL != none ]]; then
       check '.paths[1] | select(.health != "healthy") | "control path: \(tojson)"' "the $CTL control path is healthy"
     fi
@@ -621,7 +643,7 @@ WRONG=0
 if [[ "${1:-}" == --expect-wrong ]]; then WRONG=1; shift; fi
 CONTROL_KINDS=(socks http iface)
 declare -A CONTROL_URL=([socks]=socks5h://10.77.0.10:1080 [http]=http://10.77.0.11:8888 [iface]=iface:vpn0)
-CTL=socks SC_ARGS=() CONTROL_DEAD=0 EXTRA_TARGETS=0
+CTL=socks SC_ARGS=() CONTROL_DEAD=0 EXTRA_TARGETS=0 SC_SERIAL=0
 if [[ $# -gt 0 ]]; then scenarios=("$@"); else mapfile -t scenarios < <("$LAB" list | awk '{print $1}'); fi
 for sc in "${scenarios[@]}"; do
   declare -F "expect_${sc//-/_}" >/dev/null || { fail "scenario $sc has no expectations in this test"; continue; }
