@@ -25,6 +25,16 @@ TEST_CASE("host names and IP literals", "[host]") {
   CHECK(lowercase("WWW.Example.ORG") == "www.example.org");
 }
 
+TEST_CASE("a NUL byte ends no host: text after it is not ignored", "[host]") {
+  // inet_pton stops at the NUL, so this once passed as the address 192.0.2.7.
+  const std::string host("192.0.2.7\0evil.example", 22);
+  CHECK_FALSE(is_ip_literal(host));
+  CHECK(host_problem(host).has_value());
+  CHECK(host_problem(std::string("2001:db8::1\0", 12)).has_value());
+  std::string problem;
+  CHECK_FALSE(parse_target_url("https://" + host + "/", &problem));
+}
+
 TEST_CASE("target URLs", "[url]") {
   std::string problem;
   auto url = parse_target_url("HTTPS://WWW.Example.org/a/b?c=d#frag", &problem);
