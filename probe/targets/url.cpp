@@ -83,6 +83,12 @@ std::optional<ParsedUrl> parse_target_url(std::string_view url, std::string* pro
   if ((out.kind != Kind::http && out.kind != Kind::https) && out.path != "/") {
     return reject(problem, "a " + scheme + ":// URL cannot have a path");
   }
+  // curl refuses such a URL, so the target could never be measured (a target list says the same).
+  for (char c : out.path) {
+    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7F) {
+      return reject(problem, "spaces and control characters are not allowed in the path (percent-encode them)");
+    }
+  }
   return out;
 }
 

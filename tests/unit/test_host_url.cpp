@@ -74,4 +74,14 @@ TEST_CASE("target URLs", "[url]") {
   CHECK(rejected("tcp://example.org") == "a tcp:// URL needs a port");
   CHECK(rejected("tls://example.org:443/x") == "a tls:// URL cannot have a path");
   CHECK(rejected("https://[2001:db8::1/") == "unclosed '[' in IPv6 address");
+  // curl refuses these URLs: such a target could never be measured.
+  const std::string k_bad_path = "spaces and control characters are not allowed in the path (percent-encode them)";
+  CHECK(rejected("https://example.org/a b") == k_bad_path);
+  CHECK(rejected("https://example.org/?q=a b") == k_bad_path);
+  CHECK(rejected("https://example.org/a\tb") == k_bad_path);
+  CHECK(rejected("http://example.org/a\nGET /x") == k_bad_path);
+  CHECK(rejected("https://example.org/a\x7F") == k_bad_path);
+  CHECK(rejected(std::string("https://example.org/a\0b", 23)) == k_bad_path);
+  CHECK(parse_target_url("https://example.org/a%20b#not part of the path", &problem));
+  CHECK(parse_target_url("https://example.org/caf\xC3\xA9", &problem));
 }
