@@ -59,6 +59,10 @@ std::optional<ParsedUrl> parse_target_url(std::string_view url, std::string* pro
   } else if (const auto colon = authority.rfind(':'); colon != std::string_view::npos) {
     host = authority.substr(0, colon);
     port_text = authority.substr(colon + 1);
+    if (host.find(':') != std::string_view::npos) {
+      // "2001:db8::1:2" could be an address or an address and a port: RFC 3986 wants brackets.
+      return reject(problem, "an IPv6 address needs brackets: [ADDRESS] or [ADDRESS]:PORT");
+    }
     if (port_text.empty()) {
       return reject(problem, "empty port after ':'");
     }

@@ -74,6 +74,12 @@ TEST_CASE("target URLs", "[url]") {
   CHECK(rejected("tcp://example.org") == "a tcp:// URL needs a port");
   CHECK(rejected("tls://example.org:443/x") == "a tls:// URL cannot have a path");
   CHECK(rejected("https://[2001:db8::1/") == "unclosed '[' in IPv6 address");
+  // Without brackets, the last group could be a port or part of the address.
+  const std::string k_brackets = "an IPv6 address needs brackets: [ADDRESS] or [ADDRESS]:PORT";
+  CHECK(rejected("https://2001:db8::1:2/") == k_brackets);
+  CHECK(rejected("tcp://2001:db8::1:443") == k_brackets);
+  CHECK(rejected("https://2001:db8::1/") == k_brackets);
+  CHECK(rejected("https://::1") == k_brackets);
   // curl refuses these URLs: such a target could never be measured.
   const std::string k_bad_path = "spaces and control characters are not allowed in the path (percent-encode them)";
   CHECK(rejected("https://example.org/a b") == k_bad_path);
