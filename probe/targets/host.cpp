@@ -15,6 +15,10 @@ std::string lowercase(std::string_view text) {
 }
 
 bool is_ip_literal(std::string_view host) {
+  // inet_pton reads up to the first NUL: "192.0.2.1\0x" would pass as an address.
+  if (host.find('\0') != std::string_view::npos) {
+    return false;
+  }
   const std::string text(host);
   unsigned char buffer[16];
   return inet_pton(AF_INET, text.c_str(), buffer) == 1 || inet_pton(AF_INET6, text.c_str(), buffer) == 1;

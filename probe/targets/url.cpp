@@ -59,6 +59,10 @@ std::optional<ParsedUrl> parse_target_url(std::string_view url, std::string* pro
   } else if (const auto colon = authority.rfind(':'); colon != std::string_view::npos) {
     host = authority.substr(0, colon);
     port_text = authority.substr(colon + 1);
+    if (host.find(':') != std::string_view::npos) {
+      // "2001:db8::1:2" could be an address or an address and a port: RFC 3986 wants brackets.
+      return reject(problem, "an IPv6 address needs brackets: [ADDRESS] or [ADDRESS]:PORT");
+    }
     if (port_text.empty()) {
       return reject(problem, "empty port after ':'");
     }
@@ -82,6 +86,12 @@ std::optional<ParsedUrl> parse_target_url(std::string_view url, std::string* pro
   }
   if ((out.kind != Kind::http && out.kind != Kind::https) && out.path != "/") {
     return reject(problem, "a " + scheme + ":// URL cannot have a path");
+  }
+  // curl refuses such a URL, so the target could never be measured (a target list says the same).
+  for (char c : out.path) {
+    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7F) {
+      return reject(problem, "spaces and control characters are not allowed in the path (percent-encode them)");
+    }
   }
   return out;
 }

@@ -71,4 +71,13 @@ TEST_CASE("bad CSV input names line, column and column name", "[csv]") {
         "lists/global.csv:2:18: (row): a quote inside an unquoted field");
   CHECK(error_of(k_header + "https://a.org/,\"NEWS\"x,News,2020-01-01,,\n") ==
         "lists/global.csv:2:22: (row): unexpected text after a closing quote");
+  // A quoted field may hold a newline, but a URL may not: curl would refuse it at measurement time.
+  CHECK(error_of(k_header + "\"https://a.org/x\ny\",NEWS,News,2020-01-01,,\n") ==
+        "lists/global.csv:2:1: url: 'https://a.org/x\ny': spaces and control characters are not allowed in the "
+        "path (percent-encode them)");
+  CHECK(error_of(k_header + "https://a.org/a b,NEWS,News,2020-01-01,,\n") ==
+        "lists/global.csv:2:1: url: 'https://a.org/a b': spaces and control characters are not allowed in the "
+        "path (percent-encode them)");
+  CHECK(error_of(k_header + std::string("https://192.0.2.7\0x/,NEWS,News,2020-01-01,,\n", 44)) ==
+        "lists/global.csv:2:1: url: 'https://192.0.2.7\\0x/': character '\\0' not allowed in a host name");
 }

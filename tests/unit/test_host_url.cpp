@@ -25,6 +25,16 @@ TEST_CASE("host names and IP literals", "[host]") {
   CHECK(lowercase("WWW.Example.ORG") == "www.example.org");
 }
 
+TEST_CASE("a NUL byte ends no host: text after it is not ignored", "[host]") {
+  // inet_pton stops at the NUL, so this once passed as the address 192.0.2.7.
+  const std::string host("192.0.2.7\0evil.example", 22);
+  CHECK_FALSE(is_ip_literal(host));
+  CHECK(host_problem(host).has_value());
+  CHECK(host_problem(std::string("2001:db8::1\0", 12)).has_value());
+  std::string problem;
+  CHECK_FALSE(parse_target_url("https://" + host + "/", &problem));
+}
+
 TEST_CASE("target URLs", "[url]") {
   std::string problem;
   auto url = parse_target_url("HTTPS://WWW.Example.org/a/b?c=d#frag", &problem);
@@ -64,4 +74,20 @@ TEST_CASE("target URLs", "[url]") {
   CHECK(rejected("tcp://example.org") == "a tcp:// URL needs a port");
   CHECK(rejected("tls://example.org:443/x") == "a tls:// URL cannot have a path");
   CHECK(rejected("https://[2001:db8::1/") == "unclosed '[' in IPv6 address");
+  // Without brackets, the last group could be a port or part of the address.
+  const std::string k_brackets = "an IPv6 address needs brackets: [ADDRESS] or [ADDRESS]:PORT";
+  CHECK(rejected("https://2001:db8::1:2/") == k_brackets);
+  CHECK(rejected("tcp://2001:db8::1:443") == k_brackets);
+  CHECK(rejected("https://2001:db8::1/") == k_brackets);
+  CHECK(rejected("https://::1") == k_brackets);
+  // curl refuses these URLs: such a target could never be measured.
+  const std::string k_bad_path = "spaces and control characters are not allowed in the path (percent-encode them)";
+  CHECK(rejected("https://example.org/a b") == k_bad_path);
+  CHECK(rejected("https://example.org/?q=a b") == k_bad_path);
+  CHECK(rejected("https://example.org/a\tb") == k_bad_path);
+  CHECK(rejected("http://example.org/a\nGET /x") == k_bad_path);
+  CHECK(rejected("https://example.org/a\x7F") == k_bad_path);
+  CHECK(rejected(std::string("https://example.org/a\0b", 23)) == k_bad_path);
+  CHECK(parse_target_url("https://example.org/a%20b#not part of the path", &problem));
+  CHECK(parse_target_url("https://example.org/caf\xC3\xA9", &problem));
 }

@@ -110,6 +110,9 @@ TEST_CASE("every kind of bad target list gets file, line, column, field and exit
        "1:43: target: unknown field (known fields: app, notes, reviewed, targets)"},
       {"bad host", list_with("\"host\": \"exa mple.org\", \"kind\": \"https\", " + k_ok_fields),
        "5:14: targets[0].host: 'exa mple.org': character ' ' not allowed in a host name"},
+      // inet_pton stops at a NUL: this host once loaded as the address 192.0.2.7.
+      {"IP address then NUL", list_with("\"host\": \"192.0.2.7\\u0000x\", \"kind\": \"tls\", " + k_ok_fields),
+       "5:14: targets[0].host: '192.0.2.7\\0x': character '\\0' not allowed in a host name"},
       {"port out of range", list_with("\"host\": \"example.org\", \"kind\": \"tcp\", \"port\": 70000, " + k_ok_fields),
        "5:52: targets[0].port: 70000 is out of range 1-65535"},
       {"port zero", list_with("\"host\": \"example.org\", \"kind\": \"tcp\", \"port\": 0, " + k_ok_fields),
