@@ -25,7 +25,8 @@ void add_selection_options(CLI::App& command, TargetSelection& selection);
 // The selection, with the default target folder when none was given.
 TargetSelection with_default_targets(TargetSelection selection);
 
-// The default --targets: ./targets when it exists, else the lists installed beside the binary.
+// The default --targets: the first folder of default_targets_folders() (cli/default_targets.hpp)
+// that exists, logged at info level. Throws UserError 66 when none does.
 std::string default_targets_path();
 
 }  // namespace probe
