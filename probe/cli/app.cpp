@@ -68,6 +68,7 @@ int run_cli(int argc, char** argv) {
   std::vector<Command> commands;
   add_run_command(app, commands);
   add_targets_commands(app, commands);
+  add_schedule_command(app, commands);
   add_version_command(app, commands);
 
   try {

@@ -18,6 +18,8 @@ struct Command {
 
 void add_targets_commands(CLI::App& app, std::vector<Command>& commands);
 void add_run_command(CLI::App& app, std::vector<Command>& commands);
+// `app` is the top-level command: schedule reads its --config and what that file gave the run.
+void add_schedule_command(CLI::App& app, std::vector<Command>& commands);
 
 struct TargetSelection;
 // --targets, --url and --app, shared by every subcommand that reads targets.
