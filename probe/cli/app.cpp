@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/commands.hpp"
+#include "cli/config_file.hpp"
 #include "core/error.hpp"
 #include "core/exit_codes.hpp"
 #include "core/version.hpp"
@@ -63,11 +64,13 @@ int run_cli(int argc, char** argv) {
   int quiet = 0;
   app.add_flag("-v,--verbose", verbose, "More detail on stderr (repeat for more)");
   app.add_flag("-q,--quiet", quiet, "Only warnings and errors on stderr (repeat for errors only)");
+  add_config_option(app);
 
   std::vector<Command> commands;
   add_run_command(app, commands);
   add_recover_command(app, commands);
   add_targets_commands(app, commands);
+  add_schedule_command(app, commands);
   add_version_command(app, commands);
 
   try {
@@ -78,6 +81,9 @@ int run_cli(int argc, char** argv) {
   } catch (const CLI::CallForAllHelp&) {
     std::cout << app.help("", CLI::AppFormatMode::All);
     return exit_code::k_ok;
+  } catch (const CLI::FileError& error) {
+    std::cerr << "probe: --config: " << error.what() << "\n";
+    return exit_code::k_no_input;
   } catch (const CLI::ParseError& error) {
     // The user's own subcommand help is the most useful pointer.
     std::string where = "probe";

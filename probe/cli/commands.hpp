@@ -19,6 +19,8 @@ struct Command {
 void add_targets_commands(CLI::App& app, std::vector<Command>& commands);
 void add_run_command(CLI::App& app, std::vector<Command>& commands);
 void add_recover_command(CLI::App& app, std::vector<Command>& commands);
+// `app` is the top-level command: schedule reads its --config and what that file gave the run.
+void add_schedule_command(CLI::App& app, std::vector<Command>& commands);
 
 struct TargetSelection;
 // --targets, --url and --app, shared by every subcommand that reads targets.
@@ -26,7 +28,8 @@ void add_selection_options(CLI::App& command, TargetSelection& selection);
 // The selection, with the default target folder when none was given.
 TargetSelection with_default_targets(TargetSelection selection);
 
-// The default --targets: ./targets when it exists, else the lists installed beside the binary.
+// The default --targets: the first folder of default_targets_folders() (cli/default_targets.hpp)
+// that exists, logged at info level. Throws UserError 66 when none does.
 std::string default_targets_path();
 
 }  // namespace probe

@@ -16,6 +16,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/commands.hpp"
+#include "cli/jitter.hpp"
 #include "cli/summary_output.hpp"
 #include "core/error.hpp"
 #include "core/exit_codes.hpp"
@@ -65,6 +66,7 @@ struct RunOptions {
   std::string asn;
   std::string cc;
   bool json = false;  // the report on stdout instead of its path
+  std::string jitter = "0";  // a random wait before the run, see cli/jitter.hpp
 };
 
 std::optional<std::string> non_empty(const std::string& text) {
@@ -441,7 +443,11 @@ void add_run_command(CLI::App& app, std::vector<Command>& commands) {
           "CC"));
   run_app->add_flag("--json", options->json,
                     "Print the report's JSON on stdout instead of its path (it is written to --out all the same)");
-  commands.push_back({run_app, [options]() { return run(*options); }});
+  add_jitter_option(*run_app, options->jitter);
+  commands.push_back({run_app, [options]() {
+                        wait_jitter(options->jitter);
+                        return run(*options);
+                      }});
 }
 
 }  // namespace probe

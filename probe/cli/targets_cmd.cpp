@@ -14,29 +14,10 @@
 
 namespace probe {
 
-namespace fs = std::filesystem;
-
-std::string default_targets_path() {
-  std::error_code ec;
-  if (fs::is_directory("targets", ec)) {
-    return "targets";
-  }
-  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  if (!ec) {
-    for (const fs::path& candidate : {exe.parent_path().parent_path() / "targets",
-                                     exe.parent_path().parent_path() / "share" / "probe" / "targets"}) {
-      if (fs::is_directory(candidate, ec)) {
-        return candidate.string();
-      }
-    }
-  }
-  return "targets";
-}
-
 void add_selection_options(CLI::App& command, TargetSelection& selection) {
   command.add_option("--targets", selection.paths,
                      "Target list file (.json, Citizen Lab .csv) or folder of them; repeatable "
-                     "(default: targets/)");
+                     "(default: ./targets, else the installed lists; see README)");
   command.add_option("--url", selection.urls,
                      "Add an ad hoc target, e.g. https://example.org/ (app 'adhoc'); repeatable");
   command.add_option("--app", selection.apps, "Only targets of this app; repeatable");
