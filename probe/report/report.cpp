@@ -81,6 +81,7 @@ json query_json(const DnsQuery& query) {
       {"rcode", optional_json(query.rcode)},
       {"answers", answers},
       {"cname_chain", query.cname_chain},
+      {"answers_truncated", query.answers_truncated},
       {"failure", failure_json(query.failure)},
       {"t0_ms", round_ms(query.t0_ms)},
       {"duration_ms", round_ms(query.duration_ms)},

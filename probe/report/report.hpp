@@ -34,6 +34,7 @@ struct DnsQuery {
   std::optional<std::string> rcode;  // "NOERROR", "NXDOMAIN", ...; nullopt when no reply came
   std::vector<DnsAnswer> answers;
   std::vector<std::string> cname_chain;
+  bool answers_truncated = false;  // the reply held more records than a query keeps (dns/resolver.hpp)
   std::optional<FailureInfo> failure;
   double t0_ms = 0;        // start, relative to the run's start
   double duration_ms = 0;
