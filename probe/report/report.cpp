@@ -118,6 +118,7 @@ json http_json(const HttpObservation& http) {
   }
   out["status"] = optional_json(http.status);
   out["headers"] = headers;
+  out["headers_truncated"] = http.headers_truncated;
   out["title"] = optional_json(http.title);
   out["body_length"] = http.body_length;
   out["body_sha256"] = optional_json(http.body_sha256);

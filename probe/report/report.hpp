@@ -72,6 +72,7 @@ struct TlsObservation : StepTiming {
 struct HttpObservation : StepTiming {
   std::optional<int> status;
   std::vector<std::pair<std::string, std::string>> headers;  // capped in number and size
+  bool headers_truncated = false;  // headers were left out or cut (steps/tls_http.hpp)
   std::optional<std::string> title;
   std::uint64_t body_length = 0;
   std::optional<std::string> body_sha256;
