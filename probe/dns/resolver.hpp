@@ -44,11 +44,14 @@ std::vector<ResolverSpec> system_resolvers(const std::string& resolv_conf = "");
 // query says `answers_truncated`; its failure is still judged on the whole reply.
 inline constexpr std::size_t k_max_dns_addresses = 64;
 inline constexpr std::size_t k_max_dns_cnames = 16;
+// The raw reply kept (base64) beside the parsed answers: 4096 bytes hold any reply to an A or
+// AAAA query that fits the usual EDNS buffer; longer ones (over TCP) are kept cut, and say so.
+inline constexpr std::size_t k_max_raw_reply = 4096;
 
 struct DnsSettings {
   int timeout_ms = 5000;  // per try; c-ares doubles it on later tries
   int tries = 2;
-  std::size_t raw_cap = 4096;  // raw replies longer than this are stored cut, and say so
+  std::size_t raw_cap = k_max_raw_reply;  // raw replies longer than this are stored cut, and say so
 };
 
 // One source of DNS answers for a path: a UDP server through c-ares, DNS over TCP through a proxy

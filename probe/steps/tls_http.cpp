@@ -216,8 +216,6 @@ std::size_t on_header(char* data, std::size_t size, std::size_t count, void* use
   return length;
 }
 
-constexpr std::size_t k_title_window = 64 * 1024;
-
 std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user) {
   auto* transfer = static_cast<Transfer*>(user);
   const std::size_t length = size * count;
@@ -399,7 +397,7 @@ std::optional<std::string> extract_title(const std::string& html) {
       space = false;
     }
     out += c;
-    if (out.size() >= 256) {
+    if (out.size() >= k_max_title) {
       break;
     }
   }

@@ -28,10 +28,13 @@ inline constexpr std::size_t k_max_header_bytes = 16 * 1024;  // names and value
 //   name is a few hundred bytes unless someone stuffs it.
 inline constexpr std::size_t k_max_chain = 5;
 inline constexpr std::size_t k_max_name_text = 1024;  // subject, issuer and root, each
-// - body: read up to the cap and hashed, never stored; the first 64 KiB are searched for a
-//   <title>, the title itself is cut at 256 bytes (extract_title). 1 MiB tells a page from a
-//   truncated one without letting an endless body run until the timeout.
+// - body: read up to the cap and hashed, never stored. 1 MiB tells a page from a truncated one
+//   without letting an endless body run until the timeout. A <title> is looked for in the first
+//   64 KiB (it sits in the head of a page; a blockpage is small) and kept to 256 bytes, more
+//   than any real title and enough to match a blockpage's.
 inline constexpr std::size_t k_max_body = std::size_t{1} << 20;
+inline constexpr std::size_t k_title_window = 64 * 1024;
+inline constexpr std::size_t k_max_title = 256;
 
 // The TLS and HTTP steps of one endpoint: one curl transfer pinned to `address` with
 // CURLOPT_CONNECT_TO (curl never resolves anything itself), on a fresh connection that is never
@@ -95,7 +98,7 @@ bool is_untrusted_issuer(long verify_result);
 Classification classify_transfer(const CurlOutcome& outcome, Kind kind);
 
 // The text of the first <title> element in `html` (case-insensitive, whitespace collapsed,
-// at most 256 bytes), or nullopt.
+// at most k_max_title bytes), or nullopt.
 std::optional<std::string> extract_title(const std::string& html);
 
 }  // namespace probe
