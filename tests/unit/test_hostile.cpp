@@ -33,8 +33,14 @@ using probe::test::validates;
 
 namespace {
 
-// The probe holds a few MiB of its own; what a peer sends must not add more than a few more.
+// The probe holds a few MiB of its own (about 17 MiB at its peak here); what a peer sends must not
+// take it anywhere near this. AddressSanitizer keeps freed memory in quarantine (256 MiB by
+// default) and adds its shadow, so a sanitizer build only gets a bound against runaway growth.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr std::size_t k_peak_limit_kib = 1024 * 1024;
+#else
 constexpr std::size_t k_peak_limit_kib = 200 * 1024;
+#endif
 // A probe still running after this is killed, so a hang fails the test instead of stalling it.
 constexpr unsigned k_kill_after_seconds = 30;
 // Step timeout of the runs: the TLS and HTTP transfer may then take 3 times that in all.
@@ -247,7 +253,7 @@ TEST_CASE("bytes that are not UTF-8 in the reason, Location, a header and the ti
   CHECK(count_of(hostile.report.dump(), k_replacement) >= (2 + 3 + 2) + (3 + 2));
 }
 
-TEST_CASE("a chain of 25 certificates with stuffed names: 5 kept, names cut at 1 KiB", "[hostile]") {
+TEST_CASE("a chain of 17 certificates with stuffed names: 5 kept, names cut at 1 KiB", "[hostile]") {
   NetFixture fixture;
   const auto hostile = run_probe_on({url("https", fixture.port("big_chain"))},
                                     {"--resolver", "127.0.0.1:9", "--ca-file", fixture.ca_file()});
