@@ -125,20 +125,27 @@ void fill_from_reply(DnsQuery& query, std::string_view packet, std::uint16_t typ
   query.rcode = rcode_name(reply->rcode);
   bool any_bogon = false;
   std::size_t addresses = 0;
+  std::size_t cnames = 0;
   for (const DnsRecord& record : reply->answers) {
-    if (record.type == k_type_cname) {
-      query.cname_chain.push_back(record.value);
-    } else if (!answers_type(record, type)) {
+    const bool cname = record.type == k_type_cname;
+    if (!cname && !answers_type(record, type)) {
       continue;  // an A record in an AAAA reply is noise, not an answer
-    } else {
-      ++addresses;
+    }
+    const bool bogon = !cname && bogons.is_bogon(record.value);
+    any_bogon = any_bogon || bogon;  // judged on the whole reply, kept or not
+    const std::size_t seen = cname ? ++cnames : ++addresses;
+    if (seen > (cname ? k_max_dns_cnames : k_max_dns_addresses)) {
+      query.answers_truncated = true;
+      continue;
+    }
+    if (cname) {
+      query.cname_chain.push_back(record.value);
     }
     DnsAnswer answer;
     answer.type = type_name(record.type);
     answer.value = record.value;
     answer.ttl = record.ttl;
-    answer.bogon = record.type != k_type_cname && bogons.is_bogon(record.value);
-    any_bogon = any_bogon || answer.bogon;
+    answer.bogon = bogon;
     query.answers.push_back(std::move(answer));
   }
   switch (reply->rcode) {

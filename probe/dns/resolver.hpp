@@ -36,10 +36,22 @@ std::optional<ResolverSpec> parse_resolver(std::string_view text, std::string* p
 // be used.
 std::vector<ResolverSpec> system_resolvers(const std::string& resolv_conf = "");
 
+// What one reply may put in the report. A reply can carry about 4,000 records over TCP (64 KiB),
+// and every address listed becomes an endpoint measured over every path, so an unbounded list
+// would let one resolver (or an injector) multiply the run's connections and the report's size.
+// Real answers hold a handful of addresses (large round-robin pools a few dozen) and CNAME chains
+// of a few links: 64 and 16 keep every real answer whole. The records beyond are left out and the
+// query says `answers_truncated`; its failure is still judged on the whole reply.
+inline constexpr std::size_t k_max_dns_addresses = 64;
+inline constexpr std::size_t k_max_dns_cnames = 16;
+// The raw reply kept (base64) beside the parsed answers: 4096 bytes hold any reply to an A or
+// AAAA query that fits the usual EDNS buffer; longer ones (over TCP) are kept cut, and say so.
+inline constexpr std::size_t k_max_raw_reply = 4096;
+
 struct DnsSettings {
   int timeout_ms = 5000;  // per try; c-ares doubles it on later tries
   int tries = 2;
-  std::size_t raw_cap = 4096;  // raw replies longer than this are stored cut, and say so
+  std::size_t raw_cap = k_max_raw_reply;  // raw replies longer than this are stored cut, and say so
 };
 
 // One source of DNS answers for a path: a UDP server through c-ares, DNS over TCP through a proxy
@@ -83,7 +95,8 @@ private:
 };
 
 // Turns a reply into an observation: answers, CNAME chain, bogon flags and the failure string
-// (NXDOMAIN, SERVFAIL, REFUSED, no answer, bogon unless expected). Pure; exposed for tests.
+// (NXDOMAIN, SERVFAIL, REFUSED, no answer, bogon unless expected), keeping at most
+// k_max_dns_addresses addresses and k_max_dns_cnames CNAMEs. Pure; exposed for tests.
 void fill_from_reply(DnsQuery& query, std::string_view packet, std::uint16_t type, const BogonTable& bogons,
                      std::size_t raw_cap, bool bogon_expected = false);
 

@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <iterator>
+#include <queue>
 #include <set>
 #include <tuple>
 
@@ -83,6 +85,7 @@ json query_json(const DnsQuery& query) {
       {"rcode", optional_json(query.rcode)},
       {"answers", answers},
       {"cname_chain", query.cname_chain},
+      {"answers_truncated", query.answers_truncated},
       {"failure", failure_json(query.failure)},
       {"t0_ms", round_ms(query.t0_ms)},
       {"duration_ms", round_ms(query.duration_ms)},
@@ -119,6 +122,7 @@ json http_json(const HttpObservation& http) {
   }
   out["status"] = optional_json(http.status);
   out["headers"] = headers;
+  out["headers_truncated"] = http.headers_truncated;
   out["title"] = optional_json(http.title);
   out["body_length"] = http.body_length;
   out["body_sha256"] = optional_json(http.body_sha256);
@@ -207,6 +211,7 @@ json result_json(const TargetResult& result) {
       {"url", url.empty() ? json(nullptr) : json(url)},
       {"paths", paths},
       {"verdict", verdict_json(result.verdict)},
+      {"cut", json::array()},
   };
 }
 
@@ -297,8 +302,81 @@ json to_json(const Report& report) {
   return out;
 }
 
-std::string serialize(const Report& report) {
-  return to_json(report).dump(2, ' ', false, json::error_handler_t::replace) + "\n";
+namespace {
+
+std::string dump(const json& document) {
+  return document.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
+}
+
+// What serialize() removes from a result to fit the limit, bulkiest and least needed first.
+constexpr std::string_view k_cuts[] = {"raw_base64", "headers", "chain", "endpoints", "answers"};
+
+void cut_result(json& result, std::string_view cut) {
+  for (auto& [name, path] : result["paths"].items()) {
+    if (cut == "endpoints") {
+      path["endpoints"] = json::array();
+      continue;
+    }
+    for (json& query : path["queries"]) {
+      if (cut == "raw_base64") {
+        query["raw_base64"] = "";
+        query["raw_truncated"] = true;
+      } else if (cut == "answers") {
+        query["answers"] = json::array();
+        query["cname_chain"] = json::array();
+        query["answers_truncated"] = true;
+      }
+    }
+    for (json& endpoint : path["endpoints"]) {
+      if (cut == "headers" && endpoint["http"].is_object()) {
+        endpoint["http"]["headers"] = json::array();
+        endpoint["http"]["headers_truncated"] = true;
+      } else if (cut == "chain") {
+        for (const char* step : {"tls", "decoy_tls"}) {
+          if (endpoint[step].is_object()) {
+            endpoint[step]["chain"] = json::array();
+          }
+        }
+      }
+    }
+  }
+  result["cut"].push_back(cut);
+}
+
+}  // namespace
+
+std::string serialize(const Report& report, std::size_t max_bytes) {
+  json document = to_json(report);
+  std::string text = dump(document);
+  if (text.size() <= max_bytes) {
+    return text;
+  }
+  // The largest result loses its next kind of detail, until the report fits or nothing is left
+  // to cut: what peers sent in bulk goes first, and ordinary results stay whole.
+  json& results = document["results"];
+  std::vector<std::size_t> next_cut(results.size(), 0);
+  std::priority_queue<std::pair<std::size_t, std::size_t>> largest;  // (dumped size, index)
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    largest.emplace(dump(results[i]).size(), i);
+  }
+  // Sizes dumped alone understate what a cut saves (inside the document every line is indented
+  // deeper), so the estimate never falls below the real size.
+  std::size_t estimate = text.size();
+  while (estimate > max_bytes && !largest.empty()) {
+    const auto [size, index] = largest.top();
+    largest.pop();
+    json& result = results[index];
+    cut_result(result, k_cuts[next_cut[index]++]);
+    const std::size_t now = dump(result).size();
+    if (now >= size) {
+      result["cut"].erase(result["cut"].size() - 1);  // there was nothing of that kind to cut
+    }
+    estimate -= size - std::min(size, now);
+    if (next_cut[index] < std::size(k_cuts)) {
+      largest.emplace(std::min(size, now), index);
+    }
+  }
+  return dump(document);
 }
 
 std::string report_file_name(const Report& report) {

@@ -24,6 +24,14 @@ inline constexpr int k_schema_version = 1;
 
 class Scrubber;  // report/scrub.hpp
 
+// The largest report serialize() writes. What peers send is capped per observation (DNS records,
+// headers, certificates), but the observations multiply: every address any path's DNS gave is
+// measured over every path. A hostile resolver and hostile servers can make one target's result
+// tens of MiB, while a result of well-behaved peers is a few KiB and a long list of them a few
+// MiB. 64 MiB leaves room for thousands of targets and still opens in a text editor or jq.
+// Over it, the largest results lose their bulkiest details first (see serialize()).
+inline constexpr std::size_t k_max_report_bytes = std::size_t{64} * 1024 * 1024;
+
 struct DnsAnswer {
   std::string type;   // "A", "AAAA", "CNAME"
   std::string value;  // address or name
@@ -37,6 +45,7 @@ struct DnsQuery {
   std::optional<std::string> rcode;  // "NOERROR", "NXDOMAIN", ...; nullopt when no reply came
   std::vector<DnsAnswer> answers;
   std::vector<std::string> cname_chain;
+  bool answers_truncated = false;  // the reply held more records than a query keeps (dns/resolver.hpp)
   std::optional<FailureInfo> failure;
   double t0_ms = 0;        // start, relative to the run's start
   double duration_ms = 0;
@@ -74,6 +83,7 @@ struct TlsObservation : StepTiming {
 struct HttpObservation : StepTiming {
   std::optional<int> status;
   std::vector<std::pair<std::string, std::string>> headers;  // capped in number and size
+  bool headers_truncated = false;  // headers were left out or cut (steps/tls_http.hpp)
   std::optional<std::string> title;
   std::uint64_t body_length = 0;
   std::optional<std::string> body_sha256;
@@ -175,8 +185,13 @@ nlohmann::json target_result_json(const TargetResult& result);
 // The report's `apps` summary, from its `results` entries.
 nlohmann::json apps_of_results(const nlohmann::json& results);
 
-// The report as text: sorted keys, two-space indent, invalid UTF-8 replaced by U+FFFD.
-std::string serialize(const Report& report);
+// The report as text: sorted keys, two-space indent, invalid UTF-8 replaced by U+FFFD. When the
+// text would exceed `max_bytes`, details are removed from the largest results, one kind at a time
+// and only as far as needed, in this order: the raw DNS replies (`raw_base64`), the HTTP
+// headers, the certificate chains, the endpoints, the DNS answers. Each result lists in `cut`
+// what it lost; results and verdicts are never removed, so a target list too long for the limit
+// even in that bare form still gives a bigger report.
+std::string serialize(const Report& report, std::size_t max_bytes = k_max_report_bytes);
 
 // "<UTC yyyymmddThhmmssZ>_<run_id>.json", so names sort by start time.
 std::string report_file_name(const Report& report);

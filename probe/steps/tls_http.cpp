@@ -30,7 +30,7 @@ std::string name_text(const X509_NAME* name) {
   X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253);
   char* data = nullptr;
   const long length = BIO_get_mem_data(bio.get(), &data);
-  return std::string(data, static_cast<std::size_t>(length));
+  return std::string(data, std::min(static_cast<std::size_t>(length), k_max_name_text));
 }
 
 CertificateInfo certificate_info(X509* cert) {
@@ -66,6 +66,8 @@ struct Transfer {
   bool in_headers = false;
   bool headers_complete = false;
   std::uint64_t header_bytes = 0;
+  std::size_t header_bytes_kept = 0;  // names and values in http.headers
+  bool headers_full = false;  // a header did not fit: the ones after it are not kept either
   std::string body_head;  // the first bytes of the body, where a <title> would be
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> body_hash{EVP_MD_CTX_new(), &EVP_MD_CTX_free};
   bool body_truncated = false;
@@ -170,6 +172,9 @@ std::size_t on_header(char* data, std::size_t size, std::size_t count, void* use
   if (line.rfind("HTTP/", 0) == 0) {
     // A new response head (after a 100 Continue, say): only the last one counts.
     transfer->http.headers.clear();
+    transfer->http.headers_truncated = false;
+    transfer->header_bytes_kept = 0;
+    transfer->headers_full = false;
     transfer->http.location.reset();
     transfer->in_headers = true;
     transfer->headers_complete = false;
@@ -193,13 +198,23 @@ std::size_t on_header(char* data, std::size_t size, std::size_t count, void* use
   if (lower == "location") {
     transfer->http.location = value.substr(0, transfer->request.header_value_cap);
   }
-  if (transfer->http.headers.size() < transfer->request.header_cap) {
-    transfer->http.headers.emplace_back(name.substr(0, 256), value.substr(0, transfer->request.header_value_cap));
+  const TransferRequest& request = transfer->request;
+  HttpObservation& http = transfer->http;
+  if (name.size() > k_max_header_name || value.size() > request.header_value_cap) {
+    http.headers_truncated = true;
+    name.resize(std::min(name.size(), k_max_header_name));
+    value.resize(std::min(value.size(), request.header_value_cap));
   }
+  const std::size_t room = request.header_bytes_cap - std::min(transfer->header_bytes_kept, request.header_bytes_cap);
+  if (transfer->headers_full || http.headers.size() >= request.header_cap || name.size() + value.size() > room) {
+    transfer->headers_full = true;  // the kept headers stay the first ones received, in order
+    http.headers_truncated = true;
+    return length;
+  }
+  transfer->header_bytes_kept += name.size() + value.size();
+  http.headers.emplace_back(std::move(name), std::move(value));
   return length;
 }
-
-constexpr std::size_t k_title_window = 64 * 1024;
 
 std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user) {
   auto* transfer = static_cast<Transfer*>(user);
@@ -382,7 +397,7 @@ std::optional<std::string> extract_title(const std::string& html) {
       space = false;
     }
     out += c;
-    if (out.size() >= 256) {
+    if (out.size() >= k_max_title) {
       break;
     }
   }

@@ -13,6 +13,29 @@
 
 namespace probe {
 
+// What one response may put in the report and in memory. A peer chooses every byte of its
+// response head and certificate chain, and each endpoint of each path keeps its own copy, so each
+// part is cut to a size that holds real responses whole:
+// - headers: curl refuses heads over 300 KiB (and a single line over 100 KiB), which would still
+//   be 300 KiB per endpoint. Real heads have a few dozen headers and a few KiB; blockpage
+//   fingerprints need names and the start of values (Server, Location, Set-Cookie).
+inline constexpr std::size_t k_max_headers = 100;
+inline constexpr std::size_t k_max_header_name = 256;
+inline constexpr std::size_t k_max_header_value = 1024;  // also the Location kept
+inline constexpr std::size_t k_max_header_bytes = 16 * 1024;  // names and values kept, all headers together
+// - certificates: a chain is at most 100 KiB (OpenSSL's default limit for a client); the leaf,
+//   its issuers and the root are what the verdict and an analyst look at, and a distinguished
+//   name is a few hundred bytes unless someone stuffs it.
+inline constexpr std::size_t k_max_chain = 5;
+inline constexpr std::size_t k_max_name_text = 1024;  // subject, issuer and root, each
+// - body: read up to the cap and hashed, never stored. 1 MiB tells a page from a truncated one
+//   without letting an endless body run until the timeout. A <title> is looked for in the first
+//   64 KiB (it sits in the head of a page; a blockpage is small) and kept to 256 bytes, more
+//   than any real title and enough to match a blockpage's.
+inline constexpr std::size_t k_max_body = std::size_t{1} << 20;
+inline constexpr std::size_t k_title_window = 64 * 1024;
+inline constexpr std::size_t k_max_title = 256;
+
 // The TLS and HTTP steps of one endpoint: one curl transfer pinned to `address` with
 // CURLOPT_CONNECT_TO (curl never resolves anything itself), on a fresh connection that is never
 // reused, redirects recorded and not followed. TCP was checked by our own connect first, so what
@@ -28,10 +51,11 @@ struct TransferRequest {
   Millis total_timeout{15000};   // the whole transfer, body included
   std::string ca_bundle;    // CA file for verification; empty keeps curl's default (never in a run)
   std::string user_agent;
-  std::size_t body_cap = 1u << 20;  // bytes of body read before stopping (recorded as truncated)
-  std::size_t header_cap = 100;     // headers kept
-  std::size_t header_value_cap = 1024;
-  std::size_t chain_cap = 5;        // certificates kept from the peer's chain
+  std::size_t body_cap = k_max_body;  // bytes of body read before stopping (recorded as truncated)
+  std::size_t header_cap = k_max_headers;  // headers kept
+  std::size_t header_value_cap = k_max_header_value;
+  std::size_t header_bytes_cap = k_max_header_bytes;
+  std::size_t chain_cap = k_max_chain;  // certificates kept from the peer's chain
   CurlPath carrier;                 // the path's proxy or interface; empty for the direct path
 };
 
@@ -74,7 +98,7 @@ bool is_untrusted_issuer(long verify_result);
 Classification classify_transfer(const CurlOutcome& outcome, Kind kind);
 
 // The text of the first <title> element in `html` (case-insensitive, whitespace collapsed,
-// at most 256 bytes), or nullopt.
+// at most k_max_title bytes), or nullopt.
 std::optional<std::string> extract_title(const std::string& html);
 
 }  // namespace probe

@@ -74,6 +74,20 @@ CommandResult run_probe(const std::vector<std::string>& args) {
   return run_command(full);
 }
 
+MeasuredRun run_measured(const std::vector<std::string>& args, unsigned limit_seconds) {
+  TempDir dir;
+  const std::string peak_file = (dir.path() / "peak").string();
+  std::vector<std::string> wrapped = {PEAK_RSS_BINARY, peak_file, std::to_string(limit_seconds)};
+  wrapped.insert(wrapped.end(), args.begin(), args.end());
+  const auto start = std::chrono::steady_clock::now();
+  MeasuredRun run;
+  run.result = run_command(wrapped);
+  run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::ifstream in(peak_file);
+  in >> run.peak_kib;
+  return run;
+}
+
 SampledRun run_sampling_threads(const std::vector<std::string>& args, std::string_view process_name) {
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);

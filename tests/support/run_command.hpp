@@ -19,6 +19,16 @@ CommandResult run_command(const std::vector<std::string>& args);
 // Runs the probe binary built alongside the tests.
 CommandResult run_probe(const std::vector<std::string>& args);
 
+struct MeasuredRun {
+  CommandResult result;   // exit code 137 when it ran past its time and was killed
+  double seconds = 0;     // from the spawn to the exit
+  std::size_t peak_kib = 0;  // the peak resident set of the command (ru_maxrss), in KiB
+};
+
+// Runs a program (no shell) under tests/fixtures/peak_rss, which measures its peak memory and
+// kills it (SIGKILL) after `limit_seconds`.
+MeasuredRun run_measured(const std::vector<std::string>& args, unsigned limit_seconds);
+
 struct SampledRun {
   bool exited = false;  // false when killed by a signal
   int exit_code = -1;   // 128 + signal when killed by a signal

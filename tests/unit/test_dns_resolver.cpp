@@ -3,6 +3,7 @@
 #include <map>
 #include <set>
 
+#include "dns/resolver.hpp"
 #include "engine/engine.hpp"
 #include "support/mock_dns.hpp"
 #include "support/ports.hpp"
@@ -112,11 +113,13 @@ TEST_CASE("each kind of DNS reply from a real server yields its observation and 
 
   const DnsQuery& many = queries.at("many.test A");
   CHECK(failure_of(many) == "none");
-  CHECK(many.answers.size() == 2000);
+  CHECK(many.answers.size() == k_max_dns_addresses);  // of 2000: the rest is cut, and flagged
+  CHECK(many.answers_truncated);
   CHECK(many.answers[0].ttl == 30);
   CHECK(many.raw_truncated);  // the raw reply is kept, capped
   CHECK(many.raw_base64.size() == 4096 / 3 * 4 + 4);
-  CHECK(queries.at("many.test AAAA").answers.size() == 2000);
+  CHECK(queries.at("many.test AAAA").answers.size() == k_max_dns_addresses);
+  CHECK_FALSE(queries.at("truncated.test A").answers_truncated);
 
   CHECK(failure_of(queries.at("malformed.test A")) == "unknown_failure: malformed DNS reply: malformed answer record");
   // A reply shorter than a header is ignored by c-ares, as a real client would; nothing valid comes.
