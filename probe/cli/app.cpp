@@ -67,6 +67,7 @@ int run_cli(int argc, char** argv) {
   std::vector<Command> commands;
   add_run_command(app, commands);
   add_recover_command(app, commands);
+  add_diff_command(app, commands);
   add_targets_commands(app, commands);
   add_version_command(app, commands);
 
