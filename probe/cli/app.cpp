@@ -68,6 +68,8 @@ int run_cli(int argc, char** argv) {
   add_run_command(app, commands);
   add_recover_command(app, commands);
   add_diff_command(app, commands);
+  add_history_command(app, commands);
+  add_summary_command(app, commands);
   add_targets_commands(app, commands);
   add_version_command(app, commands);
 
