@@ -70,6 +70,7 @@ int run_cli(int argc, char** argv) {
   add_diff_command(app, commands);
   add_history_command(app, commands);
   add_summary_command(app, commands);
+  add_export_command(app, commands);
   add_targets_commands(app, commands);
   add_version_command(app, commands);
 

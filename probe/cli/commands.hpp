@@ -22,6 +22,7 @@ void add_recover_command(CLI::App& app, std::vector<Command>& commands);
 void add_diff_command(CLI::App& app, std::vector<Command>& commands);
 void add_history_command(CLI::App& app, std::vector<Command>& commands);
 void add_summary_command(CLI::App& app, std::vector<Command>& commands);
+void add_export_command(CLI::App& app, std::vector<Command>& commands);
 
 struct TargetSelection;
 // --targets, --url and --app, shared by every subcommand that reads targets.
