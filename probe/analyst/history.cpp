@@ -3,6 +3,7 @@
 #include <set>
 
 #include "analyst/parallel_load.hpp"
+#include "analyst/row_scanner.hpp"
 #include "analyst/sqlite_db.hpp"
 #include "core/error.hpp"
 #include "core/exit_codes.hpp"
@@ -130,9 +131,9 @@ RebuildOutcome rebuild_history(const fs::path& folder) {
       files,
       [](const ReportFile& file) {
         IndexedFile indexed{file.path.filename().string(), std::nullopt, {}};
-        if (const auto loaded = load_listed_report(file)) {
-          indexed.run_id = optional_string(loaded->json, "run_id").value_or("");
-          indexed.rows = run_rows(loaded->json, indexed.file_name);
+        if (auto scanned = scan_listed_report(file)) {
+          indexed.run_id = scanned->run_id;
+          indexed.rows = std::move(scanned->rows);
         }
         return indexed;
       },

@@ -10,6 +10,7 @@
 
 #include "analyst/history.hpp"
 #include "analyst/parallel_load.hpp"
+#include "analyst/row_scanner.hpp"
 #include "analyst/summary.hpp"
 #include "cli/commands.hpp"
 #include "core/clock.hpp"
@@ -68,8 +69,8 @@ std::vector<RunRow> rows_from_files(const std::vector<fs::path>& inputs, const H
       files,
       [&filter](const ReportFile& file) {
         std::vector<RunRow> kept;
-        if (const auto loaded = load_listed_report(file)) {
-          for (RunRow& row : run_rows(loaded->json, loaded->file_name)) {
+        if (auto scanned = scan_listed_report(file)) {
+          for (RunRow& row : scanned->rows) {
             if (row.started_at >= filter.since.value_or("") && wanted(row, filter.apps)) {
               kept.push_back(std::move(row));
             }
