@@ -14,6 +14,7 @@
 #include "analyst/history.hpp"
 #include "analyst/report_reader.hpp"
 #include "report/retention.hpp"
+#include "support/mock_dns.hpp"
 #include "support/run_command.hpp"
 #include "support/temp_dir.hpp"
 
@@ -430,4 +431,33 @@ TEST_CASE("CSV export: a header, then one row per target per path", "[analyst][e
                  row.find(",connection_reset,") != std::string::npos && row.ends_with(",blocked,tls\r");
         }) != rows.end());
   CHECK(run_probe({"export", "--format", "ooni"}).exit_code == 64);
+}
+
+TEST_CASE("probe run adds its report to the folder's history index; an index it cannot write is a warning",
+          "[analyst][history]") {
+  probe::test::MockDns server;
+  TempDir dir;
+  const auto list = dir.write("test.json", json{{"app", "test"}, {"reviewed", "2026-11-28"},
+                                                {"targets", {{{"host", "plain.test"}, {"kind", "dns"},
+                                                              {"purpose", "test"}, {"sources", {"test"}}}}}}
+                                               .dump());
+  const fs::path out = dir.path() / "reports";
+  auto run = [&]() {
+    return run_probe({"run", "--targets", list.string(), "--out", out.string(), "--no-system-resolver", "--resolver",
+                      server.address(), "--timeout", "1", "--tries", "1", "--json"});
+  };
+  auto result = run();
+  REQUIRE(result.exit_code == 0);
+  const json report = json::parse(result.out);
+  const auto rows = probe::read_history(probe::history_path(out), {});
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0].run_id == report["run_id"]);
+  CHECK(rows[0].key.host == "plain.test");
+  CHECK(probe::history_up_to_date(out));
+
+  fs::remove(probe::history_path(out));
+  fs::create_directory(probe::history_path(out));  // cannot be opened as a database
+  result = run();
+  CHECK(result.exit_code == 0);
+  CHECK(result.err.find("history index not updated") != std::string::npos);
 }
