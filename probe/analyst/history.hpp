@@ -45,7 +45,7 @@ struct HistoryFilter {
   std::vector<std::string> apps;     // empty: every app
 };
 
-// The index's rows, in (started_at, run_id, key) order. Throws UserError 66/65.
+// The index's rows, in (started_at, run_id) order. Throws UserError 66/65.
 std::vector<RunRow> read_history(const std::filesystem::path& index_file, const HistoryFilter& filter);
 
 }  // namespace probe

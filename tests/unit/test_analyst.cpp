@@ -294,6 +294,7 @@ TEST_CASE("history: rebuild equals indexing report by report, twice changes noth
                      row.key.url.value_or("null") + "|" + row.status.value_or("null") + "|" +
                      row.method.value_or("null") + "|" + row.report_file);
     }
+    std::sort(rows.begin(), rows.end());
     return rows;
   };
   const auto rows = dump(rebuilt.path());
