@@ -69,6 +69,10 @@ int run_cli(int argc, char** argv) {
   std::vector<Command> commands;
   add_run_command(app, commands);
   add_recover_command(app, commands);
+  add_diff_command(app, commands);
+  add_history_command(app, commands);
+  add_summary_command(app, commands);
+  add_export_command(app, commands);
   add_targets_commands(app, commands);
   add_schedule_command(app, commands);
   add_version_command(app, commands);

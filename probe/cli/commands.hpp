@@ -21,6 +21,10 @@ void add_run_command(CLI::App& app, std::vector<Command>& commands);
 void add_recover_command(CLI::App& app, std::vector<Command>& commands);
 // `app` is the top-level command: schedule reads its --config and what that file gave the run.
 void add_schedule_command(CLI::App& app, std::vector<Command>& commands);
+void add_diff_command(CLI::App& app, std::vector<Command>& commands);
+void add_history_command(CLI::App& app, std::vector<Command>& commands);
+void add_summary_command(CLI::App& app, std::vector<Command>& commands);
+void add_export_command(CLI::App& app, std::vector<Command>& commands);
 
 struct TargetSelection;
 // --targets, --url and --app, shared by every subcommand that reads targets.

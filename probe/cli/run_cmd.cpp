@@ -29,6 +29,7 @@
 #include "report/output_lock.hpp"
 #include "report/partial_log.hpp"
 #include "report/retention.hpp"
+#include "analyst/history.hpp"
 #include "report/report.hpp"
 #include "report/scrub.hpp"
 #include "targets/loader.hpp"
@@ -328,6 +329,12 @@ int run(const RunOptions& options) {
   const RetentionOutcome kept = apply_retention(options.out, retention, report.finished_at, path);
   if (kept.removed + kept.compressed > 0) {
     spdlog::info("retention: {} old reports removed, {} compressed to .json.gz", kept.removed, kept.compressed);
+  }
+  try {
+    // The history index only speeds up summaries (the report is the record): never fail the run.
+    index_report(options.out, to_json(report), path.filename().string());
+  } catch (const std::exception& error) {
+    spdlog::warn("history index not updated ({}); 'probe history rebuild' will catch up", error.what());
   }
   std::size_t queries = 0;
   std::size_t failed = 0;

@@ -16,9 +16,10 @@ const std::string k_validator = std::string(PROBE_SOURCE_DIR) + "/tests/schema/v
 std::filesystem::path only_report(const std::filesystem::path& folder) {
   std::vector<std::filesystem::path> found;
   for (const auto& entry : std::filesystem::directory_iterator(folder)) {
-    // The output lock's file stays (empty but for a pid); anything else left beside the report
-    // (a .jsonl log, a temporary file) fails the test.
-    if (entry.path().filename() != ".probe.lock") {
+    // The output lock's file stays (empty but for a pid), and so does the history index; anything
+    // else left beside the report (a .jsonl log, a temporary file) fails the test.
+    const std::string name = entry.path().filename().string();
+    if (name != ".probe.lock" && !name.starts_with("history.sqlite")) {
       found.push_back(entry.path());
     }
   }

@@ -142,7 +142,8 @@ TEST_CASE("probe run --keep 2 --compress-after 0: the folder after a run", "[ret
   CHECK(left.count("20200103T000000Z_" + k_id + ".json.gz") == 1);
   CHECK(left.count("20200102T000000Z_" + k_id + ".json") == 0);
   CHECK(left.count("20200101T000000Z_" + k_id + ".json") == 0);
-  CHECK(left.size() == 3);  // this run's report, the newest earlier one (compressed), the lock
+  CHECK(left.count("history.sqlite") == 1);
+  CHECK(left.size() == 4);  // this run's report, the newest earlier one (compressed), the lock, the index
   CHECK(result.err.find("retention: 2 old reports removed, 1 compressed") != std::string::npos);
   CHECK(probe::test::run_probe({"run", "--keep", "0"}).exit_code == 64);
 }

@@ -1,0 +1,215 @@
+#include "analyst/history.hpp"
+
+#include <set>
+
+#include "analyst/parallel_load.hpp"
+#include "analyst/row_scanner.hpp"
+#include "analyst/sqlite_db.hpp"
+#include "core/error.hpp"
+#include "core/exit_codes.hpp"
+
+namespace probe {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// Version of the index's own layout (PRAGMA user_version), not of the reports.
+constexpr int k_index_version = 1;
+
+// `files` lists every file indexed, reports or not (run_id NULL: a JSON file that is not a report),
+// by stem, so that a report later compressed to .json.gz still counts as indexed.
+const char* const k_schema = R"sql(
+CREATE TABLE IF NOT EXISTS files (
+  stem TEXT PRIMARY KEY,
+  file_name TEXT NOT NULL,
+  run_id TEXT
+);
+CREATE TABLE IF NOT EXISTS results (
+  run_id TEXT NOT NULL,
+  started_at TEXT NOT NULL,
+  vantage_id TEXT,
+  asn TEXT,
+  cc TEXT,
+  app TEXT NOT NULL,
+  host TEXT NOT NULL,
+  port INTEGER,
+  kind TEXT NOT NULL,
+  url TEXT,
+  status TEXT,
+  method TEXT,
+  report_file TEXT NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS results_run_target
+  ON results (run_id, app, host, ifnull(port, -1), kind, ifnull(url, ''));
+CREATE INDEX IF NOT EXISTS results_time ON results (started_at, run_id);
+)sql";
+
+void open_schema(SqliteDb& db) {
+  db.exec("PRAGMA journal_mode = WAL");
+  db.exec("PRAGMA synchronous = NORMAL");
+  db.exec(k_schema);
+  db.exec("PRAGMA user_version = " + std::to_string(k_index_version));
+}
+
+class Writer {
+public:
+  explicit Writer(SqliteDb& db)
+      : m_result(db,
+                 "INSERT OR REPLACE INTO results (run_id, started_at, vantage_id, asn, cc, app, host, port, kind, url, "
+                 "status, method, report_file) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+        m_file(db, "INSERT OR REPLACE INTO files (stem, file_name, run_id) VALUES (?, ?, ?)") {}
+
+  std::size_t add(const std::vector<RunRow>& rows) {
+    for (const RunRow& row : rows) {
+      m_result.bind(1, std::optional<std::string>(row.run_id));
+      m_result.bind(2, std::optional<std::string>(row.started_at));
+      m_result.bind(3, row.vantage_id);
+      m_result.bind(4, row.asn);
+      m_result.bind(5, row.cc);
+      m_result.bind(6, std::optional<std::string>(row.key.app));
+      m_result.bind(7, std::optional<std::string>(row.key.host));
+      m_result.bind(8, row.key.port);
+      m_result.bind(9, std::optional<std::string>(row.key.kind));
+      m_result.bind(10, row.key.url);
+      m_result.bind(11, row.status);
+      m_result.bind(12, row.method);
+      m_result.bind(13, std::optional<std::string>(row.report_file));
+      m_result.step();
+      m_result.reset();
+    }
+    return rows.size();
+  }
+
+  void add_file(const std::string& file_name, const std::optional<std::string>& run_id) {
+    m_file.bind(1, std::optional<std::string>(report_stem(file_name)));
+    m_file.bind(2, std::optional<std::string>(file_name));
+    m_file.bind(3, run_id);
+    m_file.step();
+    m_file.reset();
+  }
+
+private:
+  SqliteStatement m_result;
+  SqliteStatement m_file;
+};
+
+// What a worker makes of one file: its rows, or nothing for a JSON file that is not a report.
+struct IndexedFile {
+  std::string file_name;
+  std::optional<std::string> run_id;
+  std::vector<RunRow> rows;
+};
+
+}  // namespace
+
+fs::path history_path(const fs::path& folder) { return folder / k_history_file_name; }
+
+void index_report(const fs::path& folder, const nlohmann::json& report, const std::string& file_name) {
+  check_schema_version(report, file_name);
+  SqliteDb db(history_path(folder), true);
+  open_schema(db);
+  SqliteTransaction transaction(db);
+  Writer writer(db);
+  writer.add(run_rows(report, file_name));
+  writer.add_file(file_name, optional_string(report, "run_id").value_or(""));
+  transaction.commit();
+}
+
+RebuildOutcome rebuild_history(const fs::path& folder) {
+  std::error_code ec;
+  if (!fs::is_directory(folder, ec)) {
+    throw UserError(exit_code::k_no_input, folder.string() + ": no such folder");
+  }
+  const std::vector<ReportFile> files = list_report_files({folder});
+  SqliteDb db(history_path(folder), true);
+  open_schema(db);
+  SqliteTransaction transaction(db);
+  Writer writer(db);
+  RebuildOutcome outcome;
+  load_in_order<ReportFile, IndexedFile>(
+      files,
+      [](const ReportFile& file) {
+        IndexedFile indexed{file.path.filename().string(), std::nullopt, {}};
+        if (auto scanned = scan_listed_report(file)) {
+          indexed.run_id = scanned->run_id;
+          indexed.rows = std::move(scanned->rows);
+        }
+        return indexed;
+      },
+      [&](IndexedFile&& indexed) {
+        if (indexed.run_id) {
+          outcome.rows += writer.add(indexed.rows);
+          ++outcome.reports;
+        } else {
+          ++outcome.skipped;
+        }
+        writer.add_file(indexed.file_name, indexed.run_id);
+      });
+  transaction.commit();
+  return outcome;
+}
+
+bool history_up_to_date(const fs::path& folder) {
+  std::error_code ec;
+  if (!fs::is_regular_file(history_path(folder), ec)) {
+    return false;
+  }
+  std::set<std::string> indexed;
+  {
+    SqliteDb db(history_path(folder), false);
+    SqliteStatement files(db, "SELECT stem FROM files");
+    while (files.step()) {
+      indexed.insert(files.text(0).value_or(""));
+    }
+  }
+  for (const auto& entry : fs::directory_iterator(folder, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (has_report_extension(name) && !indexed.contains(report_stem(name))) {
+      return false;
+    }
+  }
+  return !ec;
+}
+
+std::vector<RunRow> read_history(const fs::path& index_file, const HistoryFilter& filter) {
+  SqliteDb db(index_file, false);
+  std::string sql =
+      "SELECT run_id, started_at, vantage_id, asn, cc, app, host, port, kind, url, status, method, report_file "
+      "FROM results WHERE started_at >= ?";
+  if (!filter.apps.empty()) {
+    sql += " AND app IN (";
+    for (std::size_t k = 0; k < filter.apps.size(); ++k) {
+      sql += k == 0 ? "?" : ", ?";
+    }
+    sql += ")";
+  }
+  // The (started_at, run_id) index gives this order without sorting; summaries need no more.
+  sql += " ORDER BY started_at, run_id";
+  SqliteStatement query(db, sql);
+  query.bind(1, std::optional<std::string>(filter.since.value_or("")));
+  for (std::size_t k = 0; k < filter.apps.size(); ++k) {
+    query.bind(static_cast<int>(k + 2), std::optional<std::string>(filter.apps[k]));
+  }
+  std::vector<RunRow> rows;
+  while (query.step()) {
+    RunRow row;
+    row.run_id = query.text(0).value_or("");
+    row.started_at = query.text(1).value_or("");
+    row.vantage_id = query.text(2);
+    row.asn = query.text(3);
+    row.cc = query.text(4);
+    row.key.app = query.text(5).value_or("");
+    row.key.host = query.text(6).value_or("");
+    row.key.port = query.integer(7);
+    row.key.kind = query.text(8).value_or("");
+    row.key.url = query.text(9);
+    row.status = query.text(10);
+    row.method = query.text(11);
+    row.report_file = query.text(12).value_or("");
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+}  // namespace probe

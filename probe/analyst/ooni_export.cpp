@@ -1,0 +1,319 @@
+#include "analyst/ooni_export.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <sstream>
+
+#include "analyst/observations.hpp"
+#include "analyst/summary.hpp"
+
+namespace probe {
+
+namespace {
+
+using nlohmann::json;
+
+const json& items(const json& object, const char* key) {
+  static const json empty = json::array();
+  const auto found = object.find(key);
+  return found != object.end() && found->is_array() ? *found : empty;
+}
+
+json value_or_null(const json& object, const char* key) {
+  const auto found = object.find(key);
+  return found != object.end() ? *found : json();
+}
+
+// Seconds since the measurement's start (OONI's t0 and t), from a step's t0_ms and duration_ms
+// relative to the run's start, less the measurement's offset.
+double seconds_since(const json& step, double offset_s, bool end) {
+  const double t0 = step.value("t0_ms", 0.0) / 1000.0;
+  const double duration = end ? step.value("duration_ms", 0.0) / 1000.0 : 0.0;
+  return std::round((t0 + duration - offset_s) * 1e6) / 1e6;
+}
+
+std::string resolver_address(const std::string& label) {
+  // "system:ADDR:PORT", "tcp:ADDR:PORT", "injection:ADDR:PORT", "doh:URL" or "ADDR:PORT".
+  for (const char* prefix : {"system:", "tcp:", "injection:"}) {
+    if (label.starts_with(prefix)) {
+      return label.substr(std::char_traits<char>::length(prefix));
+    }
+  }
+  return label.starts_with("doh:") ? label.substr(4) : label;
+}
+
+std::string engine_of(const std::string& label) {
+  if (label.starts_with("tcp:")) {
+    return "tcp";
+  }
+  if (label.starts_with("doh:")) {
+    return "doh";
+  }
+  return "udp";
+}
+
+std::string host_port(const std::string& address, long long port) {
+  return address.find(':') != std::string::npos ? "[" + address + "]:" + std::to_string(port)
+                                                : address + ":" + std::to_string(port);
+}
+
+// df-002, df-005, df-006 and df-001 lists for one path.
+json network_keys(const json& result, const std::string& path, double offset_s) {
+  json keys = {{"queries", json::array()}, {"tcp_connect", json::array()}, {"tls_handshakes", json::array()},
+               {"requests", json::array()}};
+  const json* observed = path_observations(result, path);
+  if (observed == nullptr) {
+    return keys;
+  }
+  const std::string host = result.value("host", "");
+  long long transaction = 0;
+  for (const json& query : items(*observed, "queries")) {
+    const std::string label = query.value("resolver", "");
+    json answers = json::array();
+    for (const json& answer : items(query, "answers")) {
+      const std::string type = answer.value("type", "");
+      json out = {{"answer_type", type}, {"ttl", value_or_null(answer, "ttl")}};
+      if (type == "A") {
+        out["ipv4"] = answer.value("value", "");
+      } else if (type == "AAAA") {
+        out["ipv6"] = answer.value("value", "");
+      } else {
+        out["hostname"] = answer.value("value", "");
+      }
+      answers.push_back(std::move(out));
+    }
+    keys["queries"].push_back({{"answers", answers},
+                               {"engine", engine_of(label)},
+                               {"failure", value_or_null(query, "failure")},
+                               {"hostname", host},
+                               {"query_type", query.value("type", "")},
+                               {"raw_response", query.value("raw_base64", "")},
+                               {"resolver_address", resolver_address(label)},
+                               {"resolver_hostname", nullptr},
+                               {"resolver_port", nullptr},
+                               {"t0", seconds_since(query, offset_s, false)},
+                               {"t", seconds_since(query, offset_s, true)},
+                               {"transaction_id", ++transaction}});
+  }
+  for (const json& endpoint : items(*observed, "endpoints")) {
+    ++transaction;
+    const std::string address = endpoint.value("address", "");
+    const long long port = endpoint.value("port", 0LL);
+    const json tcp = value_or_null(endpoint, "tcp");
+    if (tcp.is_object()) {
+      keys["tcp_connect"].push_back({{"ip", address},
+                                     {"port", port},
+                                     {"status", {{"failure", value_or_null(tcp, "failure")},
+                                                 {"success", value_or_null(tcp, "failure").is_null()}}},
+                                     {"t0", seconds_since(tcp, offset_s, false)},
+                                     {"t", seconds_since(tcp, offset_s, true)},
+                                     {"transaction_id", transaction}});
+    }
+    for (const char* which : {"decoy_tls", "tls"}) {
+      const json tls = value_or_null(endpoint, which);
+      if (!tls.is_object()) {
+        continue;
+      }
+      const bool decoy = std::string(which) == "decoy_tls";
+      // Our chain records each certificate's subject, issuer and digest, not its DER bytes.
+      keys["tls_handshakes"].push_back({{"address", host_port(address, port)},
+                                        {"cipher_suite", tls["cipher"].is_string() ? tls["cipher"] : json("")},
+                                        {"failure", value_or_null(tls, "failure")},
+                                        {"negotiated_protocol", tls["alpn"].is_string() ? tls["alpn"] : json("")},
+                                        {"no_tls_verify", decoy},
+                                        {"peer_certificates", json::array()},
+                                        {"server_name", tls.value("sni", "")},
+                                        {"tags", decoy ? json::array({"decoy_sni"}) : json::array()},
+                                        {"t0", seconds_since(tls, offset_s, false)},
+                                        {"t", seconds_since(tls, offset_s, true)},
+                                        {"tls_version", tls["version"].is_string() ? tls["version"] : json("")},
+                                        {"transaction_id", transaction}});
+    }
+    const json http = value_or_null(endpoint, "http");
+    if (http.is_object()) {
+      json headers_list = json::array();
+      json headers = json::object();
+      for (const json& pair : items(http, "headers")) {
+        if (pair.is_array() && pair.size() == 2) {
+          headers_list.push_back(pair);
+          if (!headers.contains(pair[0].get<std::string>())) {
+            headers[pair[0].get<std::string>()] = pair[1];
+          }
+        }
+      }
+      const bool responded = http["status"].is_number_integer();
+      keys["requests"].push_back(
+          {{"failure", value_or_null(http, "failure")},
+           {"request", {{"body", ""},
+                        {"body_is_truncated", false},
+                        {"headers", json::object()},
+                        {"headers_list", json::array()},
+                        {"method", "GET"},
+                        {"tor", {{"exit_ip", nullptr}, {"exit_name", nullptr}, {"is_tor", false}}},
+                        {"x_transport", "tcp"},
+                        {"url", value_or_null(result, "url")}}},
+           {"response", {{"body", ""},  // we keep the body's length and digest, not its bytes
+                         {"body_is_truncated", http.value("body_truncated", false)},
+                         {"code", responded ? http["status"] : json(0)},
+                         {"headers", headers},
+                         {"headers_list", headers_list}}},
+           {"address", host_port(address, port)},
+           {"t0", seconds_since(http, offset_s, false)},
+           {"t", seconds_since(http, offset_s, true)},
+           {"transaction_id", transaction}});
+    }
+  }
+  return keys;
+}
+
+// The earliest t0_ms of the result's observations, in whole seconds.
+long long start_offset_s(const json& result) {
+  double earliest = -1;
+  for (const std::string& path : path_names(result)) {
+    const json* observed = path_observations(result, path);
+    for (const json& query : items(*observed, "queries")) {
+      const double t0 = query.value("t0_ms", 0.0);
+      earliest = earliest < 0 ? t0 : std::min(earliest, t0);
+    }
+  }
+  return earliest < 0 ? 0 : static_cast<long long>(earliest / 1000.0);
+}
+
+std::string compact_time(const std::string& rfc3339) {
+  std::string compact;
+  for (char c : rfc3339) {
+    if (c != '-' && c != ':') {
+      compact += c;
+    }
+  }
+  return compact;
+}
+
+std::string join(const std::vector<std::string>& values, const char* separator) {
+  std::string text;
+  for (const std::string& value : values) {
+    text += (text.empty() ? "" : separator) + value;
+  }
+  return text;
+}
+
+}  // namespace
+
+std::string ooni_time(const std::string& rfc3339, long long seconds) {
+  std::tm parts{};
+  if (rfc3339.size() < 19 || std::sscanf(rfc3339.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d", &parts.tm_year, &parts.tm_mon,
+                                         &parts.tm_mday, &parts.tm_hour, &parts.tm_min, &parts.tm_sec) != 6) {
+    return "1970-01-01 00:00:00";
+  }
+  parts.tm_year -= 1900;
+  parts.tm_mon -= 1;
+  const std::time_t time = timegm(&parts) + static_cast<std::time_t>(seconds);
+  std::tm shifted{};
+  gmtime_r(&time, &shifted);
+  char buffer[32];
+  std::strftime(buffer, sizeof buffer, "%Y-%m-%d %H:%M:%S", &shifted);
+  return buffer;
+}
+
+std::vector<json> ooni_measurements(const LoadedReport& report, const OoniOptions& options) {
+  const json& top = report.json;
+  const json vantage = top.value("vantage", json::object());
+  const std::string asn = options.probe_asn.value_or(optional_string(vantage, "asn").value_or("AS0"));
+  const std::string cc = options.probe_cc.value_or(optional_string(vantage, "cc").value_or("ZZ"));
+  const std::string started = optional_string(top, "started_at").value_or("");
+  const std::string run_id = optional_string(top, "run_id").value_or("");
+  const std::string report_id = compact_time(started) + "_" + asn + "_" + k_ooni_test_name + "_" + run_id;
+  std::vector<json> out;
+  std::size_t index = 0;
+  for (const json& result : top["results"]) {
+    ++index;
+    const long long offset = start_offset_s(result);
+    const double offset_s = static_cast<double>(offset);
+    json keys = network_keys(result, "direct", offset_s);
+    json controls = json::object();
+    for (const std::string& path : path_names(result)) {
+      if (path != "direct") {
+        controls[path] = network_keys(result, path, offset_s);
+      }
+    }
+    keys["agent"] = "agent";  // redirects are recorded, never followed
+    keys["control_paths"] = controls;
+    const json verdict = value_or_null(result, "verdict");
+    keys["probe_verdict"] = verdict;
+    const std::string status = verdict.is_object() ? verdict.value("status", "") : "";
+    keys["accessible"] = status == "accessible" ? json(true) : status == "blocked" ? json(false) : json();
+    keys["blocking"] = status == "accessible" ? json(false)
+                       : status == "blocked" && verdict["method"].is_string() ? verdict["method"]
+                                                                               : json();
+    const std::string input = result["url"].is_string() ? result["url"].get<std::string>() : result.value("host", "");
+    char uid[16];
+    std::snprintf(uid, sizeof uid, "%04zu", index);
+    json annotations = {{"app", result.value("app", "")},
+                        {"target_kind", result.value("kind", "")},
+                        {"report_file", report.file_name},
+                        {"interrupted", top.value("interrupted", false) ? "true" : "false"}};
+    if (const auto id = optional_string(vantage, "id")) {
+      annotations["vantage"] = *id;
+    }
+    double runtime = 0;
+    for (const char* which : {"queries", "tcp_connect", "tls_handshakes", "requests"}) {
+      for (const json& event : keys[which]) {
+        runtime = std::max(runtime, event.value("t", 0.0));
+      }
+    }
+    out.push_back({{"annotations", annotations},
+                   {"data_format_version", "0.2.0"},
+                   {"input", input},
+                   {"measurement_start_time", ooni_time(started, offset)},
+                   {"measurement_uid", compact_time(started) + "_" + cc + "_" + k_ooni_test_name + "_" + run_id + "_" + uid},
+                   {"probe_asn", asn},
+                   {"probe_cc", cc},
+                   {"probe_ip", "127.0.0.1"},
+                   {"report_id", report_id},
+                   {"software_name", "probe"},
+                   {"software_version", optional_string(top, "probe_version").value_or("")},
+                   {"test_helpers", json::object()},
+                   {"test_keys", keys},
+                   {"test_name", k_ooni_test_name},
+                   {"test_runtime", runtime},
+                   {"test_start_time", ooni_time(started)},
+                   {"test_version", k_ooni_test_version}});
+  }
+  return out;
+}
+
+std::string export_csv_header() {
+  return "report,run_id,started_at,app,host,port,kind,path,dns_answers,dns_failure,tcp_failure,tls_failure,"
+         "http_failure,http_status,verdict_status,method\r\n";
+}
+
+std::string export_csv_rows(const LoadedReport& report) {
+  std::ostringstream out;
+  const std::string run_id = optional_string(report.json, "run_id").value_or("");
+  const std::string started = optional_string(report.json, "started_at").value_or("");
+  for (const json& result : report.json["results"]) {
+    const TargetKey key = target_key(result);
+    const json verdict = value_or_null(result, "verdict");
+    for (const std::string& path : path_names(result)) {
+      std::vector<std::string> statuses;
+      for (long long status : http_statuses(result, path)) {
+        statuses.push_back(std::to_string(status));
+      }
+      out << csv_field(report.file_name) << "," << run_id << "," << started << "," << csv_field(key.app) << ","
+          << csv_field(key.host) << "," << (key.port ? std::to_string(*key.port) : std::string()) << ","
+          << csv_field(key.kind) << "," << csv_field(path) << "," << csv_field(join(dns_answers(result, path), " "))
+          << "," << csv_field(join(query_failures(result, path), ";")) << ","
+          << csv_field(join(step_failures(result, path, "tcp"), ";")) << ","
+          << csv_field(join(step_failures(result, path, "tls"), ";")) << ","
+          << csv_field(join(step_failures(result, path, "http"), ";")) << "," << csv_field(join(statuses, " ")) << ","
+          << (verdict.is_object() ? optional_string(verdict, "status").value_or("") : std::string()) << ","
+          << (verdict.is_object() ? optional_string(verdict, "method").value_or("") : std::string()) << "\r\n";
+    }
+  }
+  return out.str();
+}
+
+}  // namespace probe

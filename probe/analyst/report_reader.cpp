@@ -1,0 +1,170 @@
+#include "analyst/report_reader.hpp"
+
+#include <algorithm>
+#include <set>
+
+#include "core/error.hpp"
+#include "core/exit_codes.hpp"
+#include "report/retention.hpp"
+
+namespace probe {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+nlohmann::json parse_report_text(const fs::path& path) {
+  const std::string text = read_report_text(path);
+  try {
+    return nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& error) {
+    throw UserError(exit_code::k_data_error, path.string() + ": not JSON: " + error.what());
+  }
+}
+
+}  // namespace
+
+void check_schema_version(const nlohmann::json& report, const std::string& where) {
+  if (!report.is_object() || !report.contains("schema_version")) {
+    throw UserError(exit_code::k_data_error, where + ": not a probe report (no schema_version)");
+  }
+  const nlohmann::json& version = report["schema_version"];
+  if (!version.is_number_integer() || version.get<long long>() != k_report_schema_version) {
+    throw UserError(exit_code::k_data_error, where + ": schema_version " + version.dump() +
+                                                 " is not supported (this probe reads schema_version " +
+                                                 std::to_string(k_report_schema_version) + ")");
+  }
+  if (!report.contains("results") || !report["results"].is_array()) {
+    throw UserError(exit_code::k_data_error, where + ": no results array");
+  }
+}
+
+LoadedReport load_report(const fs::path& path) {
+  LoadedReport loaded{path, path.filename().string(), parse_report_text(path)};
+  check_schema_version(loaded.json, path.string());
+  return loaded;
+}
+
+bool has_report_extension(const std::string& file_name) {
+  return file_name.ends_with(".json") || file_name.ends_with(".json.gz");
+}
+
+std::string report_stem(const std::string& file_name) {
+  if (file_name.ends_with(".json.gz")) {
+    return file_name.substr(0, file_name.size() - 8);
+  }
+  if (file_name.ends_with(".json")) {
+    return file_name.substr(0, file_name.size() - 5);
+  }
+  return file_name;
+}
+
+std::vector<ReportFile> list_report_files(const std::vector<fs::path>& inputs) {
+  std::vector<ReportFile> files;
+  std::set<fs::path> seen;
+  for (const fs::path& input : inputs) {
+    std::error_code ec;
+    const fs::file_status status = fs::status(input, ec);
+    if (ec || !fs::exists(status)) {
+      throw UserError(exit_code::k_no_input, input.string() + ": no such file or folder");
+    }
+    if (!fs::is_directory(status)) {
+      if (seen.insert(input.lexically_normal()).second) {
+        files.push_back({input, false});
+      }
+      continue;
+    }
+    std::vector<ReportFile> found;
+    for (const auto& entry : fs::directory_iterator(input, ec)) {
+      const std::string name = entry.path().filename().string();
+      std::error_code kind_ec;
+      if (has_report_extension(name) && entry.is_regular_file(kind_ec) &&
+          seen.insert(entry.path().lexically_normal()).second) {
+        found.push_back({entry.path(), true});
+      }
+    }
+    if (ec) {
+      throw UserError(exit_code::k_no_input, input.string() + ": cannot read: " + ec.message());
+    }
+    std::sort(found.begin(), found.end(), [](const ReportFile& a, const ReportFile& b) { return a.path < b.path; });
+    files.insert(files.end(), found.begin(), found.end());
+  }
+  return files;
+}
+
+std::optional<LoadedReport> load_listed_report(const ReportFile& file) {
+  if (!file.from_folder) {
+    return load_report(file.path);
+  }
+  LoadedReport loaded{file.path, file.path.filename().string(), parse_report_text(file.path)};
+  if (!loaded.json.is_object() || !loaded.json.contains("schema_version")) {
+    return std::nullopt;  // another JSON file kept beside the reports
+  }
+  check_schema_version(loaded.json, file.path.string());
+  return loaded;
+}
+
+std::optional<std::string> optional_string(const nlohmann::json& object, const char* key) {
+  if (!object.is_object()) {
+    return std::nullopt;
+  }
+  const auto found = object.find(key);
+  if (found == object.end() || !found->is_string()) {
+    return std::nullopt;
+  }
+  return found->get<std::string>();
+}
+
+TargetKey target_key(const nlohmann::json& result) {
+  TargetKey key;
+  key.app = optional_string(result, "app").value_or("");
+  key.host = optional_string(result, "host").value_or("");
+  key.kind = optional_string(result, "kind").value_or("");
+  key.url = optional_string(result, "url");
+  const auto port = result.find("port");
+  if (port != result.end() && port->is_number_integer()) {
+    key.port = port->get<long long>();
+  }
+  return key;
+}
+
+nlohmann::json key_json(const TargetKey& key) {
+  return {{"app", key.app},
+          {"host", key.host},
+          {"port", key.port ? nlohmann::json(*key.port) : nlohmann::json()},
+          {"kind", key.kind},
+          {"url", key.url ? nlohmann::json(*key.url) : nlohmann::json()}};
+}
+
+std::string target_label(const TargetKey& key) {
+  if (key.url) {
+    return *key.url;
+  }
+  return key.host + (key.port ? ":" + std::to_string(*key.port) : std::string()) + " " + key.kind;
+}
+
+std::vector<RunRow> run_rows(const nlohmann::json& report, const std::string& file_name) {
+  std::vector<RunRow> rows;
+  const nlohmann::json vantage = report.value("vantage", nlohmann::json::object());
+  const std::string run_id = optional_string(report, "run_id").value_or("");
+  const std::string started_at = optional_string(report, "started_at").value_or("");
+  for (const nlohmann::json& result : report["results"]) {
+    RunRow row;
+    row.run_id = run_id;
+    row.started_at = started_at;
+    row.vantage_id = optional_string(vantage, "id");
+    row.asn = optional_string(vantage, "asn");
+    row.cc = optional_string(vantage, "cc");
+    row.key = target_key(result);
+    const auto verdict = result.find("verdict");
+    if (verdict != result.end() && verdict->is_object()) {
+      row.status = optional_string(*verdict, "status");
+      row.method = optional_string(*verdict, "method");
+    }
+    row.report_file = file_name;
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+}  // namespace probe

@@ -1,0 +1,87 @@
+#pragma once
+
+#include <compare>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+// Reading reports back for the analyst tools (diff, history, summary, export). They work on the
+// report's JSON as documented in reports/README.md: only schema_version 1 is understood, and a
+// report of any other version is refused rather than misread.
+namespace probe {
+
+inline constexpr int k_report_schema_version = 1;
+
+// A report file and its parsed JSON. `file_name` is the name without the folder.
+struct LoadedReport {
+  std::filesystem::path path;
+  std::string file_name;
+  nlohmann::json json;
+};
+
+// Loads a report (.json or .json.gz) and checks its schema_version. Throws UserError: 66 when the
+// file is missing or unreadable, 65 when it is not JSON or not a report of a known version (the
+// message names the file and the version it holds).
+LoadedReport load_report(const std::filesystem::path& path);
+
+// Throws UserError 65, naming `where`, unless `report` is an object with schema_version 1.
+void check_schema_version(const nlohmann::json& report, const std::string& where);
+
+// A file that may hold a report: given by name, or found in a given folder.
+struct ReportFile {
+  std::filesystem::path path;
+  bool from_folder = false;  // found in a folder, not named by the user
+};
+
+// "x.json" and "x.json.gz" are report files; the stem is the name without either ending.
+bool has_report_extension(const std::string& file_name);
+std::string report_stem(const std::string& file_name);
+
+// The report files among `inputs`: a file stands for itself; a folder gives its .json and .json.gz
+// files (not recursive). Sorted by path, each once. Throws UserError 66 for an input that does not
+// exist.
+std::vector<ReportFile> list_report_files(const std::vector<std::filesystem::path>& inputs);
+
+// Loads a listed file. A file found in a folder that is not a report at all (no schema_version at
+// its top level, such as reports/schema.json) gives nullopt; everything else is load_report's.
+std::optional<LoadedReport> load_listed_report(const ReportFile& file);
+
+// What names a target across reports: app, host, port, kind, url (port and url are null for
+// `dns` targets).
+struct TargetKey {
+  std::string app;
+  std::string host;
+  std::optional<long long> port;
+  std::string kind;
+  std::optional<std::string> url;
+  auto operator<=>(const TargetKey&) const = default;
+};
+
+TargetKey target_key(const nlohmann::json& result);
+nlohmann::json key_json(const TargetKey& key);
+// The URL when there is one, else "host:port kind" ("host dns" for a dns target).
+std::string target_label(const TargetKey& key);
+
+// The string at `object[key]`, or nullopt when missing or not a string.
+std::optional<std::string> optional_string(const nlohmann::json& object, const char* key);
+
+// One target of one run: what the history index stores and the summary counts.
+struct RunRow {
+  std::string run_id;
+  std::string started_at;  // RFC 3339 UTC, so text order is time order
+  std::optional<std::string> vantage_id;
+  std::optional<std::string> asn;
+  std::optional<std::string> cc;
+  TargetKey key;
+  std::optional<std::string> status;  // null when the target was not judged
+  std::optional<std::string> method;
+  std::string report_file;
+};
+
+// One row per result of `report`.
+std::vector<RunRow> run_rows(const nlohmann::json& report, const std::string& file_name);
+
+}  // namespace probe

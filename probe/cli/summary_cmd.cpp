@@ -1,0 +1,145 @@
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+
+#include "analyst/history.hpp"
+#include "analyst/parallel_load.hpp"
+#include "analyst/row_scanner.hpp"
+#include "analyst/summary.hpp"
+#include "cli/commands.hpp"
+#include "core/clock.hpp"
+#include "core/error.hpp"
+#include "core/exit_codes.hpp"
+#include "report/retention.hpp"
+
+namespace probe {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct SummaryOptions {
+  std::vector<std::string> inputs;
+  std::string since;
+  std::vector<std::string> apps;
+  std::string by;
+  std::string format = "table";
+};
+
+bool all_digits(const std::string& text, std::size_t from, std::size_t count) {
+  return std::all_of(text.begin() + static_cast<long>(from), text.begin() + static_cast<long>(from + count),
+                     [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// "2026-11-01" or "2026-11-01T12:00:00Z" as RFC 3339 UTC, which compares as text.
+std::string parse_since(const std::string& text) {
+  const bool date = text.size() == 10 && all_digits(text, 0, 4) && text[4] == '-' && all_digits(text, 5, 2) &&
+                    text[7] == '-' && all_digits(text, 8, 2);
+  if (date) {
+    return text + "T00:00:00Z";
+  }
+  if (text.size() == 20 && all_digits(text, 0, 4) && text[10] == 'T' && text[19] == 'Z') {
+    return text;
+  }
+  throw UserError(exit_code::k_usage, "--since " + text + ": expected YYYY-MM-DD or YYYY-MM-DDThh:mm:ssZ (UTC)");
+}
+
+bool wanted(const RunRow& row, const std::vector<std::string>& apps) {
+  return apps.empty() || std::find(apps.begin(), apps.end(), row.key.app) != apps.end();
+}
+
+// The runs of the report files among `inputs` (files, or folders without an up-to-date index).
+std::vector<RunRow> rows_from_files(const std::vector<fs::path>& inputs, const HistoryFilter& filter) {
+  std::vector<ReportFile> files;
+  for (ReportFile& file : list_report_files(inputs)) {
+    // A report's name gives its start time: older ones need not be read at all.
+    const auto named = report_time_from_name(file.path.filename().string());
+    if (!named || format_rfc3339_utc(*named) >= filter.since.value_or("")) {
+      files.push_back(std::move(file));
+    }
+  }
+  std::vector<RunRow> rows;
+  load_in_order<ReportFile, std::vector<RunRow>>(
+      files,
+      [&filter](const ReportFile& file) {
+        std::vector<RunRow> kept;
+        if (auto scanned = scan_listed_report(file)) {
+          for (RunRow& row : scanned->rows) {
+            if (row.started_at >= filter.since.value_or("") && wanted(row, filter.apps)) {
+              kept.push_back(std::move(row));
+            }
+          }
+        }
+        return kept;
+      },
+      [&rows](std::vector<RunRow>&& kept) { rows.insert(rows.end(), kept.begin(), kept.end()); });
+  spdlog::debug("read {} report files", files.size());
+  return rows;
+}
+
+int summary(const SummaryOptions& options) {
+  HistoryFilter filter;
+  filter.apps = options.apps;
+  filter.since = options.since.empty()
+                     ? format_rfc3339_utc(std::chrono::system_clock::now() - std::chrono::days(30))
+                     : parse_since(options.since);
+  std::vector<std::string> inputs = options.inputs;
+  if (inputs.empty()) {
+    inputs.push_back("reports");
+  }
+  std::vector<RunRow> rows;
+  std::vector<fs::path> plain;
+  for (const std::string& input : inputs) {
+    std::error_code ec;
+    if (fs::is_directory(input, ec) && history_up_to_date(input)) {
+      spdlog::debug("{}: reading the history index", input);
+      std::vector<RunRow> indexed = read_history(history_path(input), filter);
+      rows.insert(rows.end(), indexed.begin(), indexed.end());
+    } else {
+      plain.push_back(input);
+    }
+  }
+  if (!plain.empty()) {
+    std::vector<RunRow> read = rows_from_files(plain, filter);
+    rows.insert(rows.end(), read.begin(), read.end());
+  }
+  const std::vector<TargetSummary> summaries = summarise(std::move(rows), options.by);
+  if (summaries.empty()) {
+    spdlog::warn("no run since {} matches", *filter.since);
+  }
+  if (options.format == "csv") {
+    std::cout << render_summary_csv(summaries, options.by);
+  } else if (options.format == "greatfire") {
+    std::cout << greatfire_json(summaries, options.by).dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
+              << "\n";
+  } else {
+    std::cout << render_summary_table(summaries, options.by);
+  }
+  return exit_code::k_ok;
+}
+
+}  // namespace
+
+void add_summary_command(CLI::App& app, std::vector<Command>& commands) {
+  auto options = std::make_shared<SummaryOptions>();
+  CLI::App* summary_app = app.add_subcommand(
+      "summary", "Percent blocked per target over time (blocked / (blocked + accessible), as GreatFire counts)");
+  summary_app->add_option("reports", options->inputs,
+                          "Report files or folders (.json, .json.gz; default reports/); a folder's history index is "
+                          "used when it is up to date");
+  summary_app->add_option("--since", options->since, "Runs started on or after this UTC date (default: 30 days ago)");
+  summary_app->add_option("--app", options->apps, "Only this app's targets; repeatable");
+  summary_app->add_option("--by", options->by, "One line per target and vantage, country or ASN")
+      ->check(CLI::IsMember({"vantage", "cc", "asn"}));
+  summary_app->add_option("--format", options->format, "table (default), csv, or greatfire (JSON)")
+      ->check(CLI::IsMember({"table", "csv", "greatfire"}));
+  commands.push_back({summary_app, [options]() { return summary(*options); }});
+}
+
+}  // namespace probe

@@ -1,0 +1,464 @@
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "analyst/history.hpp"
+#include "analyst/report_reader.hpp"
+#include "report/retention.hpp"
+#include "support/mock_dns.hpp"
+#include "support/run_command.hpp"
+#include "support/temp_dir.hpp"
+
+using nlohmann::json;
+using probe::test::run_probe;
+using probe::test::TempDir;
+namespace fs = std::filesystem;
+
+namespace {
+
+const fs::path k_fixtures = fs::path(PROBE_SOURCE_DIR) / "tests/fixtures/reports";
+const std::vector<std::string> k_fixture_names = {"01-open.json", "02-sni-reset.json", "03-ip-blackhole.json.gz",
+                                                  "04-mixed.json", "05-open.json"};
+
+json fixture(const std::string& name) { return json::parse(probe::read_report_text(k_fixtures / name)); }
+
+std::string key_of(const json& result) {
+  return result["app"].get<std::string>() + "|" + result["host"].get<std::string>() + "|" + result["port"].dump() +
+         "|" + result["kind"].get<std::string>() + "|" + result["url"].dump();
+}
+
+// The expected (target, field) changes, computed here from the JSON on its own terms: verdict
+// status and method; the set of direct A/AAAA answers; the HTTP statuses on direct.
+std::set<std::string> expected_changes(const json& old_report, const json& new_report) {
+  auto fields = [](const json& result) {
+    std::map<std::string, json> out;
+    out["status"] = result["verdict"]["status"];
+    out["method"] = result["verdict"]["method"];
+    std::set<std::string> answers;
+    std::set<long long> statuses;
+    for (const auto& query : result["paths"]["direct"]["queries"]) {
+      for (const auto& answer : query["answers"]) {
+        if (answer["type"] == "A" || answer["type"] == "AAAA") {
+          answers.insert(answer["value"].get<std::string>());
+        }
+      }
+    }
+    for (const auto& endpoint : result["paths"]["direct"]["endpoints"]) {
+      const auto& sources = endpoint["sources"];
+      const bool own = sources.empty() || std::find(sources.begin(), sources.end(), json("direct")) != sources.end();
+      if (own && endpoint["http"].is_object() && endpoint["http"]["status"].is_number()) {
+        statuses.insert(endpoint["http"]["status"].get<long long>());
+      }
+    }
+    out["dns_answers"] = answers;
+    out["http_status"] = statuses;
+    return out;
+  };
+  std::map<std::string, const json*> before;
+  for (const auto& result : old_report["results"]) {
+    before[key_of(result)] = &result;
+  }
+  std::set<std::string> changes;
+  for (const auto& result : new_report["results"]) {
+    const auto a = fields(*before.at(key_of(result)));
+    const auto b = fields(result);
+    for (const auto& [name, value] : a) {
+      if (b.at(name) != value) {
+        changes.insert(key_of(result) + "#" + name);
+      }
+    }
+  }
+  return changes;
+}
+
+std::string fixture_path(const std::string& name) { return (k_fixtures / name).string(); }
+
+}  // namespace
+
+TEST_CASE("diff of 01-open and 04-mixed finds exactly the changes the fixtures hold", "[analyst][diff]") {
+  const auto result = run_probe({"diff", "--json", fixture_path("01-open.json"), fixture_path("04-mixed.json")});
+  REQUIRE(result.exit_code == 1);
+  const json diff = json::parse(result.out);
+  CHECK(diff["added"].empty());
+  CHECK(diff["removed"].empty());
+  std::set<std::string> found;
+  std::set<std::string> changed_targets;
+  for (const auto& target : diff["changed"]) {
+    changed_targets.insert(key_of(target));
+    for (const auto& change : target["changes"]) {
+      CHECK(change["old"] != change["new"]);
+      const std::string field = change["field"];
+      if (field != "failing_step" && field != "http_title") {
+        found.insert(key_of(target) + "#" + field);
+      }
+    }
+  }
+  CHECK(found == expected_changes(fixture("01-open.json"), fixture("04-mixed.json")));
+  CHECK(diff["unchanged"].get<std::size_t>() + changed_targets.size() == 11);
+
+  // The failing step on direct, for the targets the mixed scenario blocks its own way.
+  std::map<std::string, std::string> steps;
+  for (const auto& target : diff["changed"]) {
+    for (const auto& change : target["changes"]) {
+      if (change["field"] == "failing_step") {
+        CHECK(change["old"].is_null());
+        steps[target["host"].get<std::string>() + " " + target["kind"].get<std::string>()] = change["new"];
+      }
+    }
+  }
+  CHECK(steps.at("chat.signal.org https") == "tls connection_reset");
+  CHECK(steps.at("www.facebook.com https") == "dns dns_nxdomain_error");
+  CHECK(steps.at("x.com https") == "tcp generic_timeout_error");
+
+  // The human table says the same, one line per changed field.
+  const auto table = run_probe({"diff", fixture_path("01-open.json"), fixture_path("04-mixed.json")});
+  CHECK(table.exit_code == 1);
+  CHECK(table.out.find("https://chat.signal.org/") != std::string::npos);
+  CHECK(table.out.find("9 targets changed, 0 added, 0 removed, 2 unchanged") != std::string::npos);
+}
+
+TEST_CASE("diff of a report with itself exits 0; added and removed targets; bad input exits 64, 65, 66",
+          "[analyst][diff]") {
+  auto result = run_probe({"diff", fixture_path("03-ip-blackhole.json.gz"), fixture_path("03-ip-blackhole.json.gz")});
+  CHECK(result.exit_code == 0);
+  CHECK(result.out.find("0 targets changed, 0 added, 0 removed, 11 unchanged") != std::string::npos);
+
+  TempDir dir;
+  json fewer = fixture("01-open.json");
+  fewer["results"].erase(0);
+  const auto smaller = dir.write("smaller.json", fewer.dump());
+  result = run_probe({"diff", "--json", fixture_path("01-open.json"), smaller.string()});
+  CHECK(result.exit_code == 1);
+  const json diff = json::parse(result.out);
+  REQUIRE(diff["removed"].size() == 1);
+  CHECK(diff["removed"][0]["host"] == "www.clubhouse.com");
+  CHECK(diff["removed"][0]["fields"]["status"] == "accessible");
+  CHECK(diff["added"].empty());
+
+  json future = fixture("01-open.json");
+  future["schema_version"] = 2;
+  const auto unknown = dir.write("future.json", future.dump());
+  result = run_probe({"diff", fixture_path("01-open.json"), unknown.string()});
+  CHECK(result.exit_code == 65);
+  CHECK(result.err.find(unknown.string()) != std::string::npos);
+  CHECK(result.err.find("schema_version 2") != std::string::npos);
+
+  result = run_probe({"diff", fixture_path("01-open.json"), dir.write("bad.json", "{not json").string()});
+  CHECK(result.exit_code == 65);
+  result = run_probe({"diff", fixture_path("01-open.json"), (dir.path() / "missing.json").string()});
+  CHECK(result.exit_code == 66);
+  result = run_probe({"diff", fixture_path("01-open.json")});
+  CHECK(result.exit_code == 64);
+}
+
+TEST_CASE("summary over the 5 fixtures: percent blocked counts blocked and accessible runs only",
+          "[analyst][summary]") {
+  auto result = run_probe({"summary", k_fixtures.string(), "--since", "2026-01-01", "--format", "greatfire"});
+  REQUIRE(result.exit_code == 0);
+  const json summary = json::parse(result.out);
+  REQUIRE(summary.size() == 11);
+  std::map<std::string, json> by_target;
+  for (const auto& entry : summary) {
+    by_target[entry["host"].get<std::string>() + " " + entry["kind"].get<std::string>()] = entry;
+    CHECK(entry["runs"] == 5);
+    CHECK(entry["last_tested"] == "2026-11-29T01:15:59Z");
+  }
+  // Blocked by sni-reset (02) and mixed (04); accessible in the three others.
+  const json& chat = by_target.at("chat.signal.org https");
+  CHECK(chat["blocked"] == 2);
+  CHECK(chat["accessible"] == 3);
+  CHECK(chat["blocked_percent"] == 40.0);
+  CHECK(chat["first_blocked"] == "2026-11-29T01:15:46Z");
+  CHECK(chat["last_blocked"] == "2026-11-29T01:15:53Z");
+  CHECK(chat["verdict"] == "not blocked");
+  CHECK(chat["url"] == "https://chat.signal.org/");
+  // Inconclusive in mixed (04): counted, not in the denominator.
+  const json& stun = by_target.at("stun.fbsbx.com stun");
+  CHECK(stun["inconclusive"] == 1);
+  CHECK(stun["accessible"] == 4);
+  CHECK(stun["blocked_percent"] == 0.0);
+  const json& uptime = by_target.at("uptime.signal.org dns");
+  CHECK(uptime["port"].is_null());
+  CHECK(uptime["url"].is_null());
+}
+
+TEST_CASE("summary denominator: blocked 2, inconclusive 1, accessible 2 is 50%; none judged is null",
+          "[analyst][summary]") {
+  TempDir dir;
+  // The fixtures with chat.signal.org made inconclusive in 05 and stun.fbsbx.com in every run.
+  for (const std::string& name : k_fixture_names) {
+    json report = fixture(name);
+    for (auto& result : report["results"]) {
+      if ((name == "05-open.json" && result["host"] == "chat.signal.org") || result["host"] == "stun.fbsbx.com") {
+        result["verdict"]["status"] = "inconclusive";
+        result["verdict"]["method"] = nullptr;
+      }
+    }
+    dir.write(probe::report_stem(name) + ".json", report.dump());
+  }
+  for (const std::string& source : {std::string("json"), std::string("index")}) {
+    if (source == "index") {
+      REQUIRE(run_probe({"history", "rebuild", "--out", dir.path().string()}).exit_code == 0);
+      REQUIRE(probe::history_up_to_date(dir.path()));
+    }
+    INFO(source);
+    const auto result = run_probe({"summary", dir.path().string(), "--since", "2026-01-01", "--format", "greatfire"});
+    REQUIRE(result.exit_code == 0);
+    for (const auto& entry : json::parse(result.out)) {
+      if (entry["host"] == "chat.signal.org") {
+        CHECK(entry["blocked"] == 2);
+        CHECK(entry["inconclusive"] == 1);
+        CHECK(entry["accessible"] == 2);
+        CHECK(entry["blocked_percent"] == 50.0);
+        CHECK(entry["current_status"] == "inconclusive");
+        CHECK(entry["verdict"] == "blocked");  // from the latest judged run, 04 (05 is inconclusive)
+      }
+      if (entry["host"] == "stun.fbsbx.com") {
+        CHECK(entry["blocked_percent"].is_null());
+        CHECK(entry["verdict"].is_null());
+        CHECK(entry["inconclusive"] == 5);
+      }
+    }
+  }
+}
+
+TEST_CASE("summary filters (--since, --app), --by, and the csv and table formats", "[analyst][summary]") {
+  // 04-mixed started at 01:15:53: --since after it leaves only 05-open.
+  auto result = run_probe({"summary", k_fixtures.string(), "--since", "2026-11-29T01:15:54Z", "--format", "greatfire"});
+  REQUIRE(result.exit_code == 0);
+  for (const auto& entry : json::parse(result.out)) {
+    CHECK(entry["runs"] == 1);
+    CHECK(entry["blocked"] == 0);
+  }
+  // The default window is the last 30 days: a run long ago is left out.
+  TempDir dir;
+  json old = fixture("02-sni-reset.json");
+  old["started_at"] = "2020-01-01T00:00:00Z";
+  dir.write("old.json", old.dump());
+  result = run_probe({"summary", dir.path().string(), "--format", "csv"});
+  CHECK(result.exit_code == 0);
+  CHECK(result.out.find("signal") == std::string::npos);
+
+  result = run_probe({"summary", k_fixtures.string(), "--since", "2026-01-01", "--app", "twitter", "--format", "csv"});
+  REQUIRE(result.exit_code == 0);
+  std::istringstream lines(result.out);
+  std::string line;
+  std::getline(lines, line);
+  CHECK(line.rfind("app,host,port,kind,url,runs,blocked,accessible,anomaly,down,inconclusive,unjudged,blocked_percent,"
+                   "first_blocked,last_blocked,last_tested,current_status,current_method",
+                   0) == 0);
+  std::vector<std::string> rows;
+  while (std::getline(lines, line)) {
+    rows.push_back(line);
+  }
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[0].rfind("twitter,api.x.com,443,https,https://api.x.com/,5,2,3,0,0,0,0,40.0,", 0) == 0);
+
+  result = run_probe({"summary", k_fixtures.string(), "--since", "2026-01-01", "--by", "asn", "--app", "signal"});
+  REQUIRE(result.exit_code == 0);
+  CHECK(result.out.rfind("asn ", 0) == 0);
+  CHECK(result.out.find("AS64500  signal") != std::string::npos);
+  CHECK(result.out.find("40.0") != std::string::npos);
+
+  CHECK(run_probe({"summary", k_fixtures.string(), "--since", "yesterday"}).exit_code == 64);
+  CHECK(run_probe({"summary", k_fixtures.string(), "--format", "xml"}).exit_code == 64);
+  CHECK(run_probe({"summary", (dir.path() / "missing").string()}).exit_code == 66);
+}
+
+TEST_CASE("history: rebuild equals indexing report by report, twice changes nothing, .json.gz is read",
+          "[analyst][history]") {
+  TempDir rebuilt;
+  TempDir incremental;
+  for (const std::string& name : k_fixture_names) {
+    fs::copy_file(k_fixtures / name, rebuilt.path() / name);
+    probe::index_report(incremental.path(), fixture(name), name);
+  }
+  const auto result = run_probe({"history", "rebuild", "--out", rebuilt.path().string()});
+  REQUIRE(result.exit_code == 0);
+  const probe::HistoryFilter all;
+  auto dump = [&](const fs::path& folder) {
+    std::vector<std::string> rows;
+    for (const auto& row : probe::read_history(probe::history_path(folder), all)) {
+      rows.push_back(row.run_id + "|" + row.started_at + "|" + row.vantage_id.value_or("") + "|" +
+                     row.asn.value_or("") + "|" + row.cc.value_or("") + "|" + row.key.app + "|" + row.key.host +
+                     "|" + (row.key.port ? std::to_string(*row.key.port) : "null") + "|" + row.key.kind + "|" +
+                     row.key.url.value_or("null") + "|" + row.status.value_or("null") + "|" +
+                     row.method.value_or("null") + "|" + row.report_file);
+    }
+    std::sort(rows.begin(), rows.end());
+    return rows;
+  };
+  const auto rows = dump(rebuilt.path());
+  CHECK(rows.size() == 55);
+  CHECK(rows == dump(incremental.path()));
+  // The compressed report's rows are there, with its file name.
+  CHECK(std::count_if(rows.begin(), rows.end(), [](const std::string& row) {
+          return row.ends_with("|03-ip-blackhole.json.gz");
+        }) == 11);
+  CHECK(std::find(rows.begin(), rows.end(),
+                  "d1529fa9c9740c3a16ae31fce20b769b|2026-11-29T01:15:47Z|lab-a|AS64500|ZZ|twitter|x.com|443|https|"
+                  "https://x.com/|blocked|tcp_ip|03-ip-blackhole.json.gz") != rows.end());
+
+  REQUIRE(run_probe({"history", "rebuild", "--out", rebuilt.path().string()}).exit_code == 0);
+  CHECK(dump(rebuilt.path()) == rows);
+  probe::index_report(incremental.path(), fixture("04-mixed.json"), "04-mixed.json");
+  CHECK(dump(incremental.path()) == rows);
+
+  // Pruning a report keeps its rows; the index still counts as up to date.
+  CHECK(probe::history_up_to_date(rebuilt.path()));
+  fs::remove(rebuilt.path() / "02-sni-reset.json");
+  REQUIRE(run_probe({"history", "rebuild", "--out", rebuilt.path().string()}).exit_code == 0);
+  CHECK(dump(rebuilt.path()) == rows);
+  CHECK(probe::history_up_to_date(rebuilt.path()));
+  // A new report not yet indexed makes it stale (summary then reads the JSON).
+  json extra = fixture("05-open.json");
+  extra["run_id"] = "0123456789abcdef0123456789abcdef";
+  rebuilt.write("06-extra.json", extra.dump());
+  CHECK_FALSE(probe::history_up_to_date(rebuilt.path()));
+
+  // A bad report refuses the rebuild (65) and leaves the index as it was.
+  json future = fixture("01-open.json");
+  future["schema_version"] = 7;
+  rebuilt.write("07-future.json", future.dump());
+  CHECK(run_probe({"history", "rebuild", "--out", rebuilt.path().string()}).exit_code == 65);
+  CHECK(dump(rebuilt.path()) == rows);
+}
+
+TEST_CASE("OONI export: every line has the base fields with the right types and time formats", "[analyst][export]") {
+  std::vector<std::string> args = {"export", "--format", "ooni"};
+  for (const std::string& name : k_fixture_names) {
+    args.push_back(fixture_path(name));
+  }
+  const auto result = run_probe(args);
+  REQUIRE(result.exit_code == 0);
+  const std::regex ooni_time(R"(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})");
+  std::istringstream lines(result.out);
+  std::string line;
+  std::size_t count = 0;
+  std::set<std::string> uids;
+  while (std::getline(lines, line)) {
+    ++count;
+    const json m = json::parse(line);
+    CHECK(m["data_format_version"] == "0.2.0");
+    CHECK(m["annotations"].is_object());
+    for (const auto& [key, value] : m["annotations"].items()) {
+      CHECK(value.is_string());
+    }
+    CHECK(m["input"].is_string());
+    CHECK(std::regex_match(m["measurement_start_time"].get<std::string>(), ooni_time));
+    CHECK(std::regex_match(m["test_start_time"].get<std::string>(), ooni_time));
+    CHECK(m["probe_asn"] == "AS64500");
+    CHECK(m["probe_cc"] == "ZZ");
+    CHECK(m["probe_ip"] == "127.0.0.1");
+    CHECK(m["report_id"].is_string());
+    CHECK(uids.insert(m["measurement_uid"].get<std::string>()).second);
+    CHECK(m["software_name"] == "probe");
+    CHECK(m["software_version"].is_string());
+    CHECK(m["test_name"] == "probe_reachability");
+    CHECK(m["test_version"].is_string());
+    CHECK(m["test_runtime"].is_number());
+    const json& keys = m["test_keys"];
+    for (const char* list : {"queries", "tcp_connect", "tls_handshakes", "requests"}) {
+      CHECK(keys[list].is_array());
+    }
+    for (const auto& query : keys["queries"]) {
+      CHECK(query["hostname"].is_string());
+      CHECK(query["query_type"].is_string());
+      CHECK((query["failure"].is_null() || query["failure"].is_string()));
+      CHECK(query["t"].is_number());
+      CHECK(query["answers"].is_array());
+    }
+    for (const auto& connect : keys["tcp_connect"]) {
+      CHECK(connect["ip"].is_string());
+      CHECK(connect["port"].is_number_integer());
+      CHECK(connect["status"]["success"] == connect["status"]["failure"].is_null());
+    }
+    for (const auto& handshake : keys["tls_handshakes"]) {
+      CHECK(handshake["address"].is_string());
+      CHECK(handshake["no_tls_verify"].is_boolean());
+      CHECK(handshake["peer_certificates"].is_array());
+    }
+    for (const auto& request : keys["requests"]) {
+      CHECK(request["request"]["method"] == "GET");
+      CHECK(request["response"]["code"].is_number_integer());
+    }
+    CHECK(keys.contains("probe_verdict"));
+  }
+  CHECK(count == 55);
+
+  // The flags win over the report's vantage; a SNI reset shows as the TLS handshake's failure.
+  const auto flagged = run_probe({"export", "--probe-asn", "AS1", "--probe-cc", "IT", fixture_path("02-sni-reset.json")});
+  REQUIRE(flagged.exit_code == 0);
+  bool reset_seen = false;
+  std::istringstream flagged_lines(flagged.out);
+  while (std::getline(flagged_lines, line)) {
+    const json m = json::parse(line);
+    CHECK(m["probe_asn"] == "AS1");
+    CHECK(m["probe_cc"] == "IT");
+    if (m["input"] == "https://chat.signal.org/") {
+      CHECK(m["test_keys"]["blocking"] == "tls");
+      for (const auto& handshake : m["test_keys"]["tls_handshakes"]) {
+        reset_seen = reset_seen || handshake["failure"] == "connection_reset";
+      }
+    }
+  }
+  CHECK(reset_seen);
+}
+
+TEST_CASE("CSV export: a header, then one row per target per path", "[analyst][export]") {
+  const auto result = run_probe({"export", "--format", "csv", fixture_path("04-mixed.json"), fixture_path("03-ip-blackhole.json.gz")});
+  REQUIRE(result.exit_code == 0);
+  std::istringstream lines(result.out);
+  std::string line;
+  std::getline(lines, line);
+  CHECK(line == "report,run_id,started_at,app,host,port,kind,path,dns_answers,dns_failure,tcp_failure,tls_failure,"
+                "http_failure,http_status,verdict_status,method\r");
+  std::vector<std::string> rows;
+  while (std::getline(lines, line)) {
+    rows.push_back(line);
+  }
+  CHECK(rows.size() == 2 * 11 * 2);
+  CHECK(std::find_if(rows.begin(), rows.end(), [](const std::string& row) {
+          return row.find("04-mixed.json,") == 0 && row.find(",chat.signal.org,443,https,direct,") != std::string::npos &&
+                 row.find(",connection_reset,") != std::string::npos && row.ends_with(",blocked,tls\r");
+        }) != rows.end());
+  CHECK(run_probe({"export", "--format", "ooni"}).exit_code == 64);
+}
+
+TEST_CASE("probe run adds its report to the folder's history index; an index it cannot write is a warning",
+          "[analyst][history]") {
+  probe::test::MockDns server;
+  TempDir dir;
+  const auto list = dir.write("test.json", json{{"app", "test"}, {"reviewed", "2026-11-28"},
+                                                {"targets", {{{"host", "plain.test"}, {"kind", "dns"},
+                                                              {"purpose", "test"}, {"sources", {"test"}}}}}}
+                                               .dump());
+  const fs::path out = dir.path() / "reports";
+  auto run = [&]() {
+    return run_probe({"run", "--targets", list.string(), "--out", out.string(), "--no-system-resolver", "--resolver",
+                      server.address(), "--timeout", "1", "--tries", "1", "--json"});
+  };
+  auto result = run();
+  REQUIRE(result.exit_code == 0);
+  const json report = json::parse(result.out);
+  const auto rows = probe::read_history(probe::history_path(out), {});
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0].run_id == report["run_id"]);
+  CHECK(rows[0].key.host == "plain.test");
+  CHECK(probe::history_up_to_date(out));
+
+  fs::remove(probe::history_path(out));
+  fs::create_directory(probe::history_path(out));  // cannot be opened as a database
+  result = run();
+  CHECK(result.exit_code == 0);
+  CHECK(result.err.find("history index not updated") != std::string::npos);
+}
