@@ -306,7 +306,8 @@ TEST_CASE("2,000 CNAMEs, OPT records among the answers, and names that are not t
   const json& edns = direct_query(hostile.report, "edns.test", "A");
   REQUIRE(edns["answers"].size() == 2);
   CHECK(edns["answers"][0]["value"] == "192.0.2.1");
-  CHECK(edns["answers"][1]["value"] == "192.0.2.2");
+  CHECK(edns["answers"][1]["value"] == "192.0.2.20");
+  // (not .2: that is the address of this machine's eth0 in CI, which a report never holds)
   CHECK(edns["answers_truncated"] == false);
 
   const json& bad = direct_query(hostile.report, "badname.test", "A");
