@@ -286,8 +286,8 @@ TEST_CASE("run --jitter waits a random time below the bound, 0 not at all", "[sc
   auto result = run_probe(args);
   INFO(result.err);
   CHECK(result.exit_code == 0);
-  CHECK(seconds_since(start) < 1.0);
   CHECK(result.err.find("waiting") == std::string::npos);
+  CHECK(seconds_since(start) < 3.0);  // generous: loaded machines, sanitizer builds
   only_report(dir.path() / "now");
 
   args = offline_run(dir.path() / "later");
