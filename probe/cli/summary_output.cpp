@@ -320,7 +320,10 @@ std::string method_labels(const std::vector<const TargetResult*>& results) {
       methods.push_back(*verdict.method);
     }
     for (const std::string& method : methods) {
-      const std::string label = verdict.method == method && !keyword.empty() ? method + "/" + keyword : method;
+      std::string label = method;
+      if (verdict.method == method && !keyword.empty()) {
+        label.append("/").append(keyword);
+      }
       labels.emplace(layer_rank(label), label);
     }
   }
