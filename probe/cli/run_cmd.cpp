@@ -1,3 +1,4 @@
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -212,6 +213,35 @@ std::vector<PathStatus> path_statuses(const std::vector<PathHealth>& paths) {
   return statuses;
 }
 
+// Every operation in flight holds a descriptor (its socket), so the soft RLIMIT_NOFILE (1024 on many
+// systems) is raised to the hard limit, as servers and Go programs do. Where even that is too low for
+// the concurrency asked, the concurrency is lowered with a warning: an EMFILE mid-run would turn into
+// failures that look like blocking.
+std::size_t fit_descriptor_limit(std::size_t wanted, std::size_t controls_in_flight) {
+  constexpr rlim_t k_reserve = 64;  // logs, the report, c-ares' and curl's own descriptors
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) {
+    return wanted;
+  }
+  if (limit.rlim_cur < limit.rlim_max) {
+    rlimit raised = limit;
+    raised.rlim_cur = limit.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) {
+      limit = raised;
+    }
+  }
+  if (limit.rlim_cur == RLIM_INFINITY) {
+    return wanted;
+  }
+  const rlim_t usable = limit.rlim_cur > k_reserve + controls_in_flight ? limit.rlim_cur - k_reserve - controls_in_flight : 1;
+  if (wanted <= usable) {
+    return wanted;
+  }
+  spdlog::warn("--concurrency {} needs more open files than this process may have ({}); measuring {} at once",
+               wanted, static_cast<unsigned long long>(limit.rlim_cur), static_cast<unsigned long long>(usable));
+  return static_cast<std::size_t>(usable);
+}
+
 int run(const RunOptions& options) {
   const StopSignals signals;
   const auto started_at = std::chrono::system_clock::now();
@@ -233,6 +263,8 @@ int run(const RunOptions& options) {
     throw UserError(exit_code::k_usage, "no resolver to ask: give --resolver, or allow the system resolver");
   }
   settings.controls = control_settings(options);
+  settings.concurrency =
+      fit_descriptor_limit(options.concurrency, options.control_concurrency * settings.controls.size());
   settings.per_address = options.per_address;
   settings.injection_probes = parse_each(options.injection_probes, "--injection-probe", &parse_resolver);
   std::vector<PathInfo> paths = describe_paths(settings.controls);

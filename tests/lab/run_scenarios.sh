@@ -266,6 +266,18 @@ expect_stun_block() {
       else "accessible/null" end' "stun blocked over an interface control, inconclusive over a proxy; the rest accessible"
 }
 
+# Every server address dropped on the direct path: names still resolve (the ISP resolver is the
+# censor's own), every target that connects is blocked at tcp_ip, STUN too where a control can test it.
+expect_blackhole() {
+  check_count
+  check_a_answered
+  check "$JQ_DEFS"'deps | select(.kind != "dns") | select((.e.tcp // .e.stun).failure != "generic_timeout_error") | show' \
+    "every direct connection (tcp or stun) timed out (generic_timeout_error)"
+  check_verdicts 'if $r.kind == "dns" then "accessible/null"
+      elif $r.kind == "stun" then (if $ctl == "iface" then "blocked/tcp_ip" else "inconclusive/null" end)
+      else "blocked/tcp_ip" end' "all but dns targets blocked tcp_ip (stun inconclusive over a proxy)"
+}
+
 expect_ip_blackhole() {
   common_checks twitter
   check_no_http_blockpage

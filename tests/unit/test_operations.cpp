@@ -280,6 +280,36 @@ TEST_CASE("one run at a time per output folder: a second exits 75 at once; a kil
   CHECK(next.exit_code == 0);
 }
 
+TEST_CASE("open files: the soft limit is raised to the hard one; a concurrency beyond the hard one is lowered, "
+          "with a warning", "[operations]") {
+  MockDns server;
+  TempDir dir;
+  const auto list = dir.write("test.json", dns_list(3, 0));
+  const auto run_limited = [&](const std::string& nofile, const std::string& name) {
+    std::vector<std::string> args = {"prlimit", "--nofile=" + nofile, PROBE_BINARY};
+    for (const auto& arg : run_args(list, dir.path() / name, server)) {
+      args.push_back(arg);
+    }
+    args.insert(args.end(), {"--concurrency", "1000"});
+    return run_command(args);
+  };
+  // soft 100, hard 4096: raised, so 1000 at once fit
+  const auto raised = run_limited("100:4096", "raised");
+  INFO(raised.err);
+  REQUIRE(raised.exit_code == 0);
+  CHECK(raised.err.find("needs more open files") == std::string::npos);
+  CHECK(json::parse(read_file(only_report(dir.path() / "raised"))).at("options").at("concurrency") == 1000);
+  // hard 200: 64 kept for the rest, 136 at once, said on stderr and in the report
+  const auto capped = run_limited("200:200", "capped");
+  INFO(capped.err);
+  REQUIRE(capped.exit_code == 0);
+  CHECK(capped.err.find("--concurrency 1000 needs more open files than this process may have (200); measuring 136 "
+                        "at once") != std::string::npos);
+  const json report = json::parse(read_file(only_report(dir.path() / "capped")));
+  CHECK(report.at("options").at("concurrency") == 136);
+  CHECK(report.at("results").size() == 3);
+}
+
 TEST_CASE("a read-only or full output folder: a clear error (73, 74), earlier reports intact", "[operations]") {
   if (geteuid() != 0) {
     WARN("skipped: needs root to mount a read-only and a tiny tmpfs (root ignores file permissions)");
