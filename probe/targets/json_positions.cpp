@@ -1,5 +1,6 @@
 #include "targets/json_positions.hpp"
 
+#include <algorithm>
 #include <iterator>
 #include <vector>
 
@@ -124,7 +125,7 @@ public:
     }
     frame.key = name;
     m_out->m_keys[frame.pointer + "/" + escape_pointer_token(name)] =
-        position_at(m_text, string_start());
+        at(string_start());
     return true;
   }
 
@@ -159,6 +160,21 @@ private:
   };
 
   std::size_t literal_start(std::size_t length) const { return *m_consumed - length; }
+
+  // position_at(m_text, offset), counted on from the last offset asked for: values and keys come in
+  // text order, so the whole document is scanned once instead of once per value (which made a list
+  // of a thousand targets take seconds to load).
+  TextPos at(std::size_t offset) {
+    if (offset < m_cursor_offset) {
+      m_cursor_offset = 0;
+      m_cursor = TextPos{};
+    }
+    const TextPos step = position_at(m_text.substr(m_cursor_offset), offset - m_cursor_offset);
+    m_cursor = step.line == 1 ? TextPos{m_cursor.line, m_cursor.column + step.column - 1}
+                              : TextPos{m_cursor.line + step.line - 1, step.column};
+    m_cursor_offset = std::min(offset, m_text.size());
+    return m_cursor;
+  }
 
   std::size_t number_start() const {
     std::size_t end = *m_consumed;
@@ -197,7 +213,7 @@ private:
     if (m_stack.empty()) {
       m_out->value = std::move(value);
       *pointer_out = "";
-      m_out->m_values[""] = position_at(m_text, start);
+      m_out->m_values[""] = at(start);
       return &m_out->value;
     }
     Frame& parent = m_stack.back();
@@ -211,7 +227,7 @@ private:
       slot = &(*parent.node)[parent.key];
       *slot = std::move(value);
     }
-    m_out->m_values[*pointer_out] = position_at(m_text, start);
+    m_out->m_values[*pointer_out] = at(start);
     return slot;
   }
 
@@ -249,6 +265,8 @@ private:
   PositionedJson* m_out;
   std::vector<Frame> m_stack;
   std::string m_error;
+  std::size_t m_cursor_offset = 0;  // at(): the last offset and its position
+  TextPos m_cursor;
 };
 
 PositionedJson parse_json_with_positions(std::string_view text, const std::string& file) {
