@@ -43,7 +43,11 @@ cleanup() { "$LAB" down >/dev/null 2>&1 || true; rm -rf -- "$tmp"; }
 trap cleanup EXIT
 
 since() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
-fail() { echo "  FAIL: $*"; failures=$((failures + 1)); }
+FAILED=()  # "scenario/kind: check" of each failure, repeated at the end (CI shows the log's tail)
+fail() {
+  echo "  FAIL: $*"; failures=$((failures + 1))
+  FAILED+=("${sc:-?}/${CTL:-?}: $(echo "$*" | head -c 300 | head -1)")
+}
 ok() { echo "  ok: $*"; }
 
 # check JQ_FILTER DESCRIPTION: the filter prints one line per offending item (empty = pass)
@@ -667,4 +671,6 @@ check_root_state "after the final down"
 
 elapsed=$(since "$start")
 if [[ $failures -eq 0 ]]; then echo "PASS: ${#scenarios[@]} scenarios, $elapsed s"; exit 0; fi
-echo "FAIL: $failures checks failed, $elapsed s"; exit 1
+echo "FAIL: $failures checks failed, $elapsed s:"
+printf '  %s\n' "${FAILED[@]}"
+exit 1
