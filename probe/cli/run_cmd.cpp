@@ -233,7 +233,8 @@ std::size_t fit_descriptor_limit(std::size_t wanted, std::size_t controls_in_fli
   if (limit.rlim_cur == RLIM_INFINITY) {
     return wanted;
   }
-  const rlim_t usable = limit.rlim_cur > k_reserve + controls_in_flight ? limit.rlim_cur - k_reserve - controls_in_flight : 1;
+  const rlim_t kept = k_reserve + controls_in_flight;
+  const rlim_t usable = limit.rlim_cur > kept ? limit.rlim_cur - kept : 1;
   if (wanted <= usable) {
     return wanted;
   }
