@@ -5,9 +5,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <deque>
 #include <map>
 #include <random>
+#include <vector>
 
 #include "core/digest.hpp"
 #include "dns/dns_message.hpp"
@@ -20,6 +23,12 @@ namespace {
 // proxy or the destination failed, and its verdict is worth more than our bare timeout.
 constexpr Millis k_connector_grace{1000};
 constexpr std::size_t k_read_chunk = 16 * 1024;
+// Shared connections to the server at most, and queries waiting for a reply on each. 8 x 16 is
+// twice the default control concurrency, so in practice no query waits for a place; few enough
+// connections that a proxy or a server with a per-client limit (dnsmasq serves 20 TCP clients at
+// once) is not crowded out.
+constexpr std::size_t k_max_shared_connections = 8;
+constexpr std::size_t k_pipeline_depth = 16;
 
 std::uint16_t random_id() {
   std::uint16_t id = 0;
@@ -28,6 +37,15 @@ std::uint16_t random_id() {
   }
   std::random_device device;
   return static_cast<std::uint16_t>(device());
+}
+
+std::uint16_t id_of(const std::string& wire) {
+  return static_cast<std::uint16_t>((static_cast<unsigned char>(wire[0]) << 8) | static_cast<unsigned char>(wire[1]));
+}
+
+void set_id(std::string& wire, std::uint16_t id) {
+  wire[0] = static_cast<char>((id >> 8) & 0xFF);
+  wire[1] = static_cast<char>(id & 0xFF);
 }
 
 std::string length_prefix(std::size_t length) {
@@ -41,7 +59,12 @@ bool is_retryable(const FailureInfo& failure) {
 }  // namespace
 
 struct StreamResolver::Impl {
-  // One query: one connection per try, at most two tries.
+  struct Connection;
+  using ConnectionPtr = std::shared_ptr<Connection>;
+  using WeakConnection = std::weak_ptr<Connection>;
+
+  // One query. It waits in `waiting` until a connection has room, then is in that connection's
+  // `in_flight` until it is answered or its try ends.
   struct Exchange {
     std::uint64_t key = 0;
     DnsQuery query;
@@ -49,18 +72,30 @@ struct StreamResolver::Impl {
     bool bogon_expected = false;
     Callback callback;
     MonoTime started;
-    std::string wire;      // the query message
-    std::string outgoing;  // its length prefix and the message
-    std::size_t sent = 0;
-    std::string incoming;
-    int attempt = 0;
-    int fd = -1;
+    std::string wire;   // the query message (its ID may be changed to be unique on a connection)
+    int attempt = 0;    // tries that counted (see the header)
+    bool alone = false;  // the next try is on a connection of its own
     bool done = false;
+    std::uint64_t connection = 0;  // 0: on none
+    MonoTime deadline;             // of the current try
     std::optional<EventLoop::TimerId> timer;  // the start, then the current try's deadline
-    std::optional<std::string> mismatched;    // the last reply to some other question
   };
   using ExchangePtr = std::shared_ptr<Exchange>;
   using WeakExchange = std::weak_ptr<Exchange>;
+
+  struct Connection {
+    std::uint64_t id = 0;
+    int fd = -1;
+    bool connected = false;
+    bool dedicated = false;  // carries one query only
+    bool retired = false;    // takes no new query (a query on it went unanswered)
+    std::size_t carried = 0;  // queries ever sent on it
+    std::vector<ExchangePtr> in_flight;
+    std::string outgoing;  // length-prefixed queries not yet written
+    std::string incoming;
+    std::optional<std::string> mismatched;  // the last reply to no query in flight
+    std::optional<EventLoop::TimerId> connect_timer;
+  };
 
   EventLoop& loop;
   StreamConnector connector;
@@ -70,7 +105,13 @@ struct StreamResolver::Impl {
   MonoTime run_start;
   std::string label;
   std::uint64_t next_key = 1;
+  std::uint64_t next_connection = 1;
   std::map<std::uint64_t, ExchangePtr> active;
+  std::map<std::uint64_t, ConnectionPtr> connections;
+  std::deque<ExchangePtr> waiting;
+  // False once the resolver is being destroyed. A callback may destroy it, so code that goes on
+  // after handing over an observation holds a copy and checks it first.
+  std::shared_ptr<bool> alive = std::make_shared<bool>(true);
 
   Impl(EventLoop& event_loop, StreamConnector stream_connector, ResolverSpec spec, const DnsSettings& dns_settings,
        const BogonTable& table, MonoTime start, std::string prefix)
@@ -85,12 +126,26 @@ struct StreamResolver::Impl {
   Millis try_timeout() const { return Millis(std::max(settings.timeout_ms, 1)); }
   int max_attempts() const { return settings.tries > 1 ? 2 : 1; }
 
-  // Every callback the loop or the connector holds goes through here: it runs only while the
-  // exchange is still in flight, which also means the resolver (`this`) still exists, because
-  // the destructor completes every exchange before it returns.
+  // Every callback the loop or the connector holds goes through these: they run only while the
+  // exchange (or connection) still exists, which also means the resolver (`this`) still exists,
+  // because the destructor completes every exchange and drops every connection before it returns.
   static ExchangePtr live(const WeakExchange& weak) {
     ExchangePtr exchange = weak.lock();
     return exchange && !exchange->done ? exchange : nullptr;
+  }
+
+  ConnectionPtr find_connection(std::uint64_t id) const {
+    const auto it = connections.find(id);
+    return it == connections.end() ? nullptr : it->second;
+  }
+
+  // --- exchanges ---
+
+  void cancel_timer(const ExchangePtr& exchange) {
+    if (exchange->timer) {
+      loop.cancel_timer(*exchange->timer);
+      exchange->timer.reset();
+    }
   }
 
   void set_timer(const ExchangePtr& exchange, MonoTime when, void (Impl::*action)(const ExchangePtr&)) {
@@ -103,136 +158,124 @@ struct StreamResolver::Impl {
     });
   }
 
-  void cancel_timer(const ExchangePtr& exchange) {
-    if (exchange->timer) {
-      loop.cancel_timer(*exchange->timer);
-      exchange->timer.reset();
-    }
+  void start(const ExchangePtr& exchange) {
+    waiting.push_back(exchange);
+    dispatch();
   }
 
-  void close_connection(const ExchangePtr& exchange) {
-    cancel_timer(exchange);
-    if (exchange->fd >= 0) {
-      loop.unwatch(exchange->fd);
-      ::close(exchange->fd);
-      exchange->fd = -1;
-    }
-  }
-
-  void start_try(const ExchangePtr& exchange) {
-    ++exchange->attempt;
-    exchange->sent = 0;
-    exchange->incoming.clear();
-    const MonoTime deadline = EventLoop::now() + try_timeout();
-    // A safety net only: the connector reports its own timeout first.
-    set_timer(exchange, deadline + k_connector_grace, &Impl::on_timeout);
-    connector(server.address, server.port, try_timeout(),
-              [this, weak = WeakExchange(exchange), attempt = exchange->attempt, deadline](StreamConnection stream) {
-                const ExchangePtr current = live(weak);
-                if (!current || current->attempt != attempt) {
-                  // Too late: the try timed out, or the resolver is gone.
-                  if (stream.fd >= 0) {
-                    ::close(stream.fd);
-                  }
-                  return;
-                }
-                on_connected(current, deadline, std::move(stream));
-              });
-  }
-
-  void on_connected(const ExchangePtr& exchange, MonoTime deadline, StreamConnection stream) {
-    if (stream.failure || stream.fd < 0) {
-      const FailureInfo failure =
-          stream.failure.value_or(FailureInfo{Failure::unknown_failure, "connector gave no connection"});
-      fail_try(exchange, failure, !stream.proxy_failure && is_retryable(failure));
-      return;
-    }
-    exchange->fd = stream.fd;
-    set_timer(exchange, deadline, &Impl::on_timeout);
-    watch(exchange, EventLoop::k_readable | EventLoop::k_writable);
-  }
-
-  void watch(const ExchangePtr& exchange, std::uint32_t interest) {
-    loop.watch(exchange->fd, interest, [this, weak = WeakExchange(exchange)](int, std::uint32_t events) {
-      if (ExchangePtr current = live(weak)) {
-        on_ready(current, events);
+  // Gives waiting queries a place: a shared connection with room, a new shared connection while
+  // there may be more, or a connection of their own for those that need one.
+  void dispatch() {
+    while (*alive && !waiting.empty()) {
+      const ExchangePtr exchange = waiting.front();
+      ConnectionPtr connection;
+      if (exchange->alone) {
+        connection = open_connection(true);
+      } else {
+        connection = shared_with_room();
+        if (!connection) {
+          std::size_t shared = 0;
+          for (const auto& [id, each] : connections) {
+            shared += each->dedicated ? 0 : 1;
+          }
+          if (shared >= k_max_shared_connections) {
+            return;  // the next answer or failure makes room
+          }
+          connection = open_connection(false);
+        }
       }
-    });
+      waiting.pop_front();
+      assign(exchange, connection);
+    }
+  }
+
+  ConnectionPtr shared_with_room() const {
+    for (const auto& [id, connection] : connections) {
+      if (!connection->dedicated && !connection->retired && connection->in_flight.size() < k_pipeline_depth) {
+        return connection;
+      }
+    }
+    return nullptr;
+  }
+
+  void assign(const ExchangePtr& exchange, const ConnectionPtr& connection) {
+    // Two queries on one connection never share an ID, so a reply is never taken for the wrong one.
+    const auto taken = [&](std::uint16_t id) {
+      return std::any_of(connection->in_flight.begin(), connection->in_flight.end(),
+                         [&](const ExchangePtr& other) { return id_of(other->wire) == id; });
+    };
+    while (taken(id_of(exchange->wire))) {
+      set_id(exchange->wire, random_id());
+    }
+    exchange->connection = connection->id;
+    exchange->deadline = EventLoop::now() + try_timeout();
+    connection->in_flight.push_back(exchange);
+    ++connection->carried;
+    connection->outgoing += length_prefix(exchange->wire.size()) + exchange->wire;
+    if (connection->connected) {
+      set_timer(exchange, exchange->deadline, &Impl::on_timeout);
+      watch(connection);
+    } else {
+      // The connector reports its own timeout first; the connection's safety net covers the rest.
+      cancel_timer(exchange);
+    }
   }
 
   void on_timeout(const ExchangePtr& exchange) {
-    fail_try(exchange, FailureInfo{Failure::generic_timeout_error, ""}, true);
+    const ConnectionPtr connection = find_connection(exchange->connection);
+    if (connection) {
+      connection->retired = true;  // it left a query unanswered: it takes nothing more
+    }
+    if (connection && connection->carried > 1) {
+      // Unanswered on a connection that carried other queries: the silence may be theirs (a
+      // censor that blackholes a flow once it sees one name).
+      try_alone(exchange);
+      return;
+    }
+    fail_try(exchange, FailureInfo{Failure::generic_timeout_error, ""}, true,
+             connection ? connection->mismatched : std::nullopt);
   }
 
-  void on_ready(const ExchangePtr& exchange, std::uint32_t events) {
-    if ((events & EventLoop::k_writable) != 0 && exchange->sent < exchange->outgoing.size()) {
-      const ssize_t sent = ::send(exchange->fd, exchange->outgoing.data() + exchange->sent,
-                                  exchange->outgoing.size() - exchange->sent, MSG_NOSIGNAL);
-      if (sent < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-        fail_try(exchange, failure_from_errno(errno), false);
-        return;
-      }
-      if (sent > 0) {
-        exchange->sent += static_cast<std::size_t>(sent);
-      }
-      if (exchange->sent == exchange->outgoing.size()) {
-        watch(exchange, EventLoop::k_readable);
-      }
-    }
-    if ((events & (EventLoop::k_readable | EventLoop::k_error)) != 0) {
-      read_some(exchange);
-    }
-  }
-
-  // One read per wakeup: the loop is level-triggered, and a server that floods us with replies to
-  // other questions must not keep everything else (and our deadline) waiting.
-  void read_some(const ExchangePtr& exchange) {
-    char buffer[k_read_chunk];
-    const ssize_t size = ::recv(exchange->fd, buffer, sizeof buffer, 0);
-    if (size < 0) {
-      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-        fail_try(exchange, failure_from_errno(errno), false);
-      }
+  void leave_connection(const ExchangePtr& exchange) {
+    cancel_timer(exchange);
+    const ConnectionPtr connection = find_connection(exchange->connection);
+    exchange->connection = 0;
+    if (!connection) {
       return;
     }
-    if (size == 0) {
-      // Closed before a whole reply (or before any): OONI's eof_error.
-      fail_try(exchange, FailureInfo{Failure::eof_error, ""}, true);
-      return;
-    }
-    exchange->incoming.append(buffer, static_cast<std::size_t>(size));
-    while (exchange->incoming.size() >= 2) {
-      const std::size_t length = (static_cast<std::size_t>(static_cast<unsigned char>(exchange->incoming[0])) << 8) |
-                                 static_cast<unsigned char>(exchange->incoming[1]);
-      if (exchange->incoming.size() < 2 + length) {
-        return;
+    std::erase(connection->in_flight, exchange);
+    if (connection->in_flight.empty()) {
+      if (connection->dedicated || connection->retired) {
+        close_connection(connection);
+      } else {
+        watch(connection);
       }
-      std::string message = exchange->incoming.substr(2, length);
-      exchange->incoming.erase(0, 2 + length);
-      if (match_reply(message, exchange->wire) == ReplyMatch::mismatched) {
-        exchange->mismatched = std::move(message);
-        continue;
-      }
-      close_connection(exchange);
-      fill_from_reply(exchange->query, message, exchange->type, bogons, settings.raw_cap, exchange->bogon_expected);
-      deliver(exchange);
-      return;
     }
   }
 
-  void fail_try(const ExchangePtr& exchange, const FailureInfo& failure, bool retryable) {
-    close_connection(exchange);
-    if (exchange->mismatched) {
+  // Again, on a connection of its own, and the try that ended does not count.
+  void try_alone(const ExchangePtr& exchange) {
+    leave_connection(exchange);
+    exchange->alone = true;
+    start(exchange);
+  }
+
+  // The try failed, and the failure is this query's own.
+  void fail_try(const ExchangePtr& exchange, const FailureInfo& failure, bool retryable,
+                const std::optional<std::string>& mismatched = std::nullopt) {
+    leave_connection(exchange);
+    ++exchange->attempt;
+    if (mismatched) {
       // A reply came, but to another question: that says more than what happened next.
-      const std::string& raw = *exchange->mismatched;
-      exchange->query.raw_truncated = raw.size() > settings.raw_cap;
-      exchange->query.raw_base64 = base64_encode(std::string_view(raw).substr(0, settings.raw_cap));
+      exchange->query.raw_truncated = mismatched->size() > settings.raw_cap;
+      exchange->query.raw_base64 = base64_encode(std::string_view(*mismatched).substr(0, settings.raw_cap));
       exchange->query.failure = FailureInfo{Failure::unknown_failure, "mismatched DNS reply"};
       deliver(exchange);
       return;
     }
     if (retryable && exchange->attempt < max_attempts()) {
-      start_try(exchange);
+      exchange->alone = true;  // a fresh connection for the next try
+      start(exchange);
       return;
     }
     exchange->query.failure = failure;
@@ -245,12 +288,219 @@ struct StreamResolver::Impl {
   // `this` after it.
   void deliver(const ExchangePtr& exchange) {
     const ExchangePtr keep = exchange;
-    close_connection(keep);
+    leave_connection(keep);
     keep->done = true;
     keep->query.duration_ms = ms_between(keep->started, EventLoop::now());
     active.erase(keep->key);
+    std::erase(waiting, keep);
+    dispatch();
     Callback callback = std::move(keep->callback);
     callback(std::move(keep->query));
+  }
+
+  // --- connections ---
+
+  ConnectionPtr open_connection(bool dedicated) {
+    auto connection = std::make_shared<Connection>();
+    connection->id = next_connection++;
+    connection->dedicated = dedicated;
+    connections.emplace(connection->id, connection);
+    const MonoTime deadline = EventLoop::now() + try_timeout();
+    // A safety net only: the connector reports its own timeout first.
+    connection->connect_timer = loop.add_timer(deadline + k_connector_grace, [this, weak = WeakConnection(connection)]() {
+      if (const ConnectionPtr current = weak.lock()) {
+        current->connect_timer.reset();
+        connect_failed(current, FailureInfo{Failure::generic_timeout_error, ""}, false);
+      }
+    });
+    connector(server.address, server.port, try_timeout(),
+              [this, weak = WeakConnection(connection)](StreamConnection stream) {
+                const ConnectionPtr current = weak.lock();
+                if (!current || current->connected) {
+                  // Too late: the connection gave up waiting, or the resolver is gone.
+                  if (stream.fd >= 0) {
+                    ::close(stream.fd);
+                  }
+                  return;
+                }
+                on_connected(current, std::move(stream));
+              });
+    return connection;
+  }
+
+  void on_connected(const ConnectionPtr& connection, StreamConnection stream) {
+    if (connection->connect_timer) {
+      loop.cancel_timer(*connection->connect_timer);
+      connection->connect_timer.reset();
+    }
+    if (stream.failure || stream.fd < 0) {
+      const FailureInfo failure =
+          stream.failure.value_or(FailureInfo{Failure::unknown_failure, "connector gave no connection"});
+      connect_failed(connection, failure, stream.proxy_failure);
+      return;
+    }
+    connection->fd = stream.fd;
+    connection->connected = true;
+    for (const ExchangePtr& exchange : connection->in_flight) {
+      set_timer(exchange, exchange->deadline, &Impl::on_timeout);
+    }
+    watch(connection);
+  }
+
+  // No query reached the server, so the failure is every waiting query's own.
+  void connect_failed(const ConnectionPtr& connection, const FailureInfo& failure, bool proxy_failure) {
+    const std::vector<ExchangePtr> affected = connection->in_flight;
+    close_connection(connection);
+    const std::shared_ptr<bool> still = alive;
+    for (const ExchangePtr& exchange : affected) {
+      if (!*still) {
+        return;
+      }
+      if (!exchange->done) {
+        fail_try(exchange, failure, !proxy_failure && is_retryable(failure));
+      }
+    }
+  }
+
+  // The connection broke after queries were sent: each query in flight fails if it was the only
+  // one the connection ever carried, and is asked again alone otherwise.
+  void connection_failed(const ConnectionPtr& connection, const FailureInfo& failure, bool retryable) {
+    const std::vector<ExchangePtr> affected = connection->in_flight;
+    const bool shared = connection->carried > 1;
+    const std::optional<std::string> mismatched = connection->mismatched;
+    close_connection(connection);
+    const std::shared_ptr<bool> still = alive;
+    for (const ExchangePtr& exchange : affected) {
+      if (!*still) {
+        return;
+      }
+      if (exchange->done) {
+        continue;
+      }
+      if (shared) {
+        try_alone(exchange);
+      } else {
+        fail_try(exchange, failure, retryable, mismatched);
+      }
+    }
+  }
+
+  void close_connection(const ConnectionPtr& connection) {
+    if (connection->connect_timer) {
+      loop.cancel_timer(*connection->connect_timer);
+      connection->connect_timer.reset();
+    }
+    if (connection->fd >= 0) {
+      loop.unwatch(connection->fd);
+      ::close(connection->fd);
+      connection->fd = -1;
+    }
+    connection->connected = true;  // a connection handed over from now on is closed at once
+    for (const ExchangePtr& exchange : connection->in_flight) {
+      exchange->connection = 0;
+    }
+    connection->in_flight.clear();
+    connections.erase(connection->id);
+  }
+
+  // A connection with queries in flight keeps the loop running; an idle one is only watched for
+  // the server closing it, and waits for the next query.
+  void watch(const ConnectionPtr& connection) {
+    if (connection->fd < 0) {
+      return;
+    }
+    auto callback = [this, weak = WeakConnection(connection)](int, std::uint32_t events) {
+      if (const ConnectionPtr current = weak.lock()) {
+        on_ready(current, events);
+      }
+    };
+    if (connection->in_flight.empty()) {
+      loop.watch_passive(connection->fd, EventLoop::k_readable, std::move(callback));
+      return;
+    }
+    loop.watch(connection->fd, EventLoop::k_readable | (connection->outgoing.empty() ? 0 : EventLoop::k_writable),
+               std::move(callback));
+  }
+
+  void on_ready(const ConnectionPtr& connection, std::uint32_t events) {
+    if ((events & EventLoop::k_writable) != 0 && !connection->outgoing.empty()) {
+      const ssize_t sent =
+          ::send(connection->fd, connection->outgoing.data(), connection->outgoing.size(), MSG_NOSIGNAL);
+      if (sent < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        connection_failed(connection, failure_from_errno(errno), false);
+        return;
+      }
+      if (sent > 0) {
+        connection->outgoing.erase(0, static_cast<std::size_t>(sent));
+      }
+      if (connection->outgoing.empty()) {
+        watch(connection);
+      }
+    }
+    if ((events & (EventLoop::k_readable | EventLoop::k_error)) != 0) {
+      read_some(connection);
+    }
+  }
+
+  // One read per wakeup: the loop is level-triggered, and a server that floods us with replies to
+  // other questions must not keep everything else (and our deadlines) waiting.
+  void read_some(const ConnectionPtr& connection) {
+    char buffer[k_read_chunk];
+    const ssize_t size = ::recv(connection->fd, buffer, sizeof buffer, 0);
+    if (size < 0) {
+      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        connection_failed(connection, failure_from_errno(errno), false);
+      }
+      return;
+    }
+    if (size == 0) {
+      // Closed before a whole reply (or before any): OONI's eof_error. An idle connection the
+      // server closed is simply gone.
+      connection_failed(connection, FailureInfo{Failure::eof_error, ""}, true);
+      return;
+    }
+    connection->incoming.append(buffer, static_cast<std::size_t>(size));
+    const std::shared_ptr<bool> still = alive;
+    while (connection->incoming.size() >= 2) {
+      if (!*still || connections.count(connection->id) == 0) {
+        return;
+      }
+      const std::size_t length =
+          (static_cast<std::size_t>(static_cast<unsigned char>(connection->incoming[0])) << 8) |
+          static_cast<unsigned char>(connection->incoming[1]);
+      if (connection->incoming.size() < 2 + length) {
+        return;
+      }
+      std::string message = connection->incoming.substr(2, length);
+      connection->incoming.erase(0, 2 + length);
+      on_message(connection, std::move(message));
+    }
+  }
+
+  void on_message(const ConnectionPtr& connection, std::string message) {
+    bool malformed = false;
+    for (const ExchangePtr& exchange : connection->in_flight) {
+      const ReplyMatch match = match_reply(message, exchange->wire);
+      if (match == ReplyMatch::matches) {
+        const ExchangePtr answered = exchange;
+        fill_from_reply(answered->query, message, answered->type, bogons, settings.raw_cap, answered->bogon_expected);
+        deliver(answered);
+        return;
+      }
+      malformed = malformed || match == ReplyMatch::malformed;
+    }
+    if (malformed) {
+      // Too short to say which query it answers: it is the reply only where there was one query.
+      if (connection->carried == 1 && connection->in_flight.size() == 1) {
+        const ExchangePtr answered = connection->in_flight.front();
+        fill_from_reply(answered->query, message, answered->type, bogons, settings.raw_cap, answered->bogon_expected);
+        deliver(answered);
+      } else {
+        connection_failed(connection, FailureInfo{Failure::unknown_failure, "malformed DNS reply"}, false);
+      }
+      return;
+    }
+    connection->mismatched = std::move(message);
   }
 };
 
@@ -261,11 +511,15 @@ StreamResolver::StreamResolver(EventLoop& loop, StreamConnector connector, Resol
                                     std::move(label_prefix))) {}
 
 StreamResolver::~StreamResolver() {
+  *m_impl->alive = false;
   // A callback could ask again while we finish; those are interrupted too.
   while (!m_impl->active.empty()) {
     const Impl::ExchangePtr exchange = m_impl->active.begin()->second;
     exchange->query.failure = FailureInfo{Failure::interrupted, ""};
     m_impl->deliver(exchange);
+  }
+  while (!m_impl->connections.empty()) {
+    m_impl->close_connection(Impl::ConnectionPtr(m_impl->connections.begin()->second));
   }
 }
 
@@ -294,9 +548,8 @@ void StreamResolver::query(const std::string& name, std::uint16_t type, bool bog
   }
   exchange->wire.assign(reinterpret_cast<const char*>(packet), static_cast<std::size_t>(length));
   ares_free_string(packet);
-  exchange->outgoing = length_prefix(exchange->wire.size()) + exchange->wire;
   // Started from the loop too, whatever the connector does with its callback.
-  m_impl->set_timer(exchange, EventLoop::now(), &Impl::start_try);
+  m_impl->set_timer(exchange, EventLoop::now(), &Impl::start);
 }
 
 }  // namespace probe

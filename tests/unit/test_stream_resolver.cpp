@@ -423,3 +423,110 @@ TEST_CASE("DNS over TCP: 50 queries at once all complete", "[dns_stream]") {
     }
   }
 }
+
+TEST_CASE("DNS over TCP: queries share a few pipelined connections, answered in any order", "[dns_stream]") {
+  MockDns server;
+  EventLoop loop;
+  int connections = 0;
+  std::vector<Question> questions;
+  for (int i = 0; i < 50; ++i) {
+    questions.push_back({"host" + std::to_string(i) + ".test", i % 2 == 0 ? k_type_a : k_type_aaaa});
+  }
+  const auto queries =
+      ask_all(server.port(), questions, settings_with(3000), counting(plain_connector(loop), &connections), &loop);
+  for (const auto& query : queries) {
+    CHECK(failure_of(query) == "none");
+  }
+  CHECK(connections == 4);  // 16 queries to a connection
+
+  // The slow reply comes 1.5 s after the others, which were asked after it on the same connection.
+  connections = 0;
+  const auto mixed = ask_all(server.port(), {{"slow.test"}, {"one.test"}, {"two.test", k_type_aaaa}},
+                             settings_with(3000), counting(plain_connector(loop), &connections), &loop);
+  CHECK(connections == 1);
+  CHECK(failure_of(mixed[0]) == "none");
+  CHECK(mixed[0].duration_ms >= 1400);
+  CHECK(failure_of(mixed[1]) == "none");
+  CHECK(mixed[1].duration_ms < 1000);
+  CHECK(values_of(mixed[2], "AAAA") == std::vector<std::string>{"2001:db8::1"});
+  CHECK(mixed[2].duration_ms < 1000);
+}
+
+TEST_CASE("DNS over TCP: an idle connection is reused, and one that ended is replaced", "[dns_stream]") {
+  MockDns server;
+  EventLoop loop;
+  const BogonTable bogons = lab_bogons();
+  std::vector<int> fds;
+  const StreamConnector recording = [&loop, &fds](const std::string& address, std::uint16_t port, Millis timeout,
+                                                  StreamCallback done) {
+    connect_stream(loop, address, port, timeout, "", [&fds, done](StreamConnection connection) {
+      fds.push_back(connection.fd);
+      done(connection);
+    });
+  };
+  StreamResolver resolver(loop, recording, loopback_spec(server.port()), settings_with(1000), bogons,
+                          EventLoop::now(), "tcp:");
+  const auto ask_one = [&](const std::string& name) {
+    std::optional<DnsQuery> result;
+    resolver.query(name, k_type_a, false, [&](DnsQuery query) { result = std::move(query); });
+    loop.run();  // returns with the idle connection still open: it does not keep the loop going
+    REQUIRE(result);
+    return failure_of(*result);
+  };
+  CHECK(ask_one("first.test") == "none");
+  CHECK(ask_one("second.test") == "none");
+  CHECK(fds.size() == 1);
+
+  // The connection ends while idle (as a proxy closing an idle tunnel would): it is dropped
+  // quietly, and the next query opens another.
+  ::shutdown(fds.at(0), SHUT_RDWR);
+  loop.add_timer(Millis(100), []() {});
+  loop.run();
+  CHECK(ask_one("third.test") == "none");
+  CHECK(fds.size() == 2);
+}
+
+TEST_CASE("DNS over TCP: a failure on a shared connection stays with the name that caused it", "[dns_stream]") {
+  MockDns server;
+  // One try only: a shared try that broke must not count against the names that did nothing.
+  const auto behind = [](const std::string& first) {
+    std::vector<Question> questions{{first}};
+    for (int i = 0; i < 10; ++i) {
+      questions.push_back({"after" + std::to_string(i) + ".test", k_type_a});
+    }
+    return questions;
+  };
+  const auto all_fine_but_first = [](const std::vector<DnsQuery>& queries) {
+    for (std::size_t i = 1; i < queries.size(); ++i) {
+      INFO("query " << i);
+      CHECK(failure_of(queries[i]) == "none");
+      CHECK(values_of(queries[i], "A") == std::vector<std::string>{"192.0.2.1"});
+    }
+  };
+
+  // The server resets the connection on reading the first name, as a censor injecting RSTs does.
+  const auto reset = ask_all(server.port(), behind("reset.test"), settings_with(1000, 1));
+  CHECK(failure_of(reset[0]) == "connection_reset");
+  all_fine_but_first(reset);
+
+  // The server closes it after the first name, unanswered.
+  const auto hangup = ask_all(server.port(), behind("hangup.test"), settings_with(1000, 1));
+  CHECK(failure_of(hangup[0]) == "eof_error");
+  all_fine_but_first(hangup);
+
+  // A reply too short to say which query it answers is the reply only when asked alone. The slow
+  // name ahead of it is still unanswered when it comes.
+  auto questions = behind("garbage.test");
+  questions.insert(questions.begin(), Question{"slow.test"});
+  auto garbage = ask_all(server.port(), questions, settings_with(3000, 1));
+  CHECK(values_of(garbage[0], "A") == std::vector<std::string>{"192.0.2.1"});
+  garbage.erase(garbage.begin());
+  CHECK(failure_of(garbage[0]) == "unknown_failure: malformed DNS reply: reply shorter than a DNS header");
+  all_fine_but_first(garbage);
+
+  // Unanswered on the shared connection: asked again alone, where the stray reply is its evidence.
+  const auto stray = ask_all(server.port(), behind("wrongid.test"), settings_with(300, 1));
+  CHECK(failure_of(stray[0]) == "unknown_failure: mismatched DNS reply");
+  CHECK_FALSE(stray[0].raw_base64.empty());
+  all_fine_but_first(stray);
+}
