@@ -318,9 +318,7 @@ int run(const RunOptions& options) {
   settings.on_target_done = [&log](std::size_t index, const TargetResult& result,
                                    const std::vector<PathHealth>& health) {
     // Judged with what is known now: a re-test still to come would give it a second line.
-    TargetResult judged = result;
-    judged.verdict = judge(judged, path_statuses(health), false);
-    log.append(index, judged);
+    log.append(index, result, judge(result, path_statuses(health), false));
   };
   // A progress line only on a terminal, and not with -q: logs and cron mail stay clean.
   ProgressLine progress(std::cerr, ::isatty(STDERR_FILENO) != 0 && spdlog::get_level() <= spdlog::level::info);

@@ -78,12 +78,20 @@ bool PartialLog::write_line(const std::string& line) {
 }
 
 void PartialLog::append(std::size_t index, const TargetResult& result) {
+  append_line(index, target_result_json(result));
+}
+
+void PartialLog::append(std::size_t index, const TargetResult& result, const Verdict& verdict) {
+  append_line(index, target_result_json(result, verdict));
+}
+
+void PartialLog::append_line(std::size_t index, json result) {
   if (m_fd < 0 || m_failed) {
     return;
   }
   json line = {{"index", index},
                {"at", format_rfc3339_utc(std::chrono::system_clock::now())},
-               {"result", target_result_json(result)}};
+               {"result", std::move(result)}};
   if (m_scrubber) {
     m_scrubber->scrub(line);
   }

@@ -38,6 +38,8 @@ public:
   // written, so a power loss costs at most the last second. A failed write (disk full) is
   // logged once and later lines are skipped: the report written at the end is what counts.
   void append(std::size_t index, const TargetResult& result);
+  // The same, with `verdict` in place of the result's own.
+  void append(std::size_t index, const TargetResult& result, const Verdict& verdict);
 
   // Once the report is written: the log is no longer needed.
   void remove();
@@ -45,6 +47,7 @@ public:
   const std::filesystem::path& path() const { return m_path; }
 
 private:
+  void append_line(std::size_t index, nlohmann::json result);
   bool write_line(const std::string& line);
 
   std::filesystem::path m_path;

@@ -188,7 +188,7 @@ json verdict_json(const std::optional<Verdict>& verdict) {
   };
 }
 
-json result_json(const TargetResult& result) {
+json result_json(const TargetResult& result, const std::optional<Verdict>& verdict) {
   const Target& target = result.target;
   json paths = json::object();
   for (const auto& [name, observations] : result.paths) {
@@ -210,14 +210,16 @@ json result_json(const TargetResult& result) {
       {"kind", to_string(target.kind)},
       {"url", url.empty() ? json(nullptr) : json(url)},
       {"paths", paths},
-      {"verdict", verdict_json(result.verdict)},
+      {"verdict", verdict_json(verdict)},
       {"cut", json::array()},
   };
 }
 
 }  // namespace
 
-json target_result_json(const TargetResult& result) { return result_json(result); }
+json target_result_json(const TargetResult& result) { return result_json(result, result.verdict); }
+
+json target_result_json(const TargetResult& result, const Verdict& verdict) { return result_json(result, verdict); }
 
 json apps_of_results(const json& results) {
   json apps = json::object();
@@ -262,7 +264,7 @@ json to_json(const Report& report) {
   });
   json results_json = json::array();
   for (const TargetResult* result : results) {
-    results_json.push_back(result_json(*result));
+    results_json.push_back(result_json(*result, result->verdict));
   }
 
   json paths = json::array();

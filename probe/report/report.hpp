@@ -181,6 +181,8 @@ nlohmann::json to_json(const Report& report);
 
 // One entry of the report's `results`, as to_json writes it.
 nlohmann::json target_result_json(const TargetResult& result);
+// The same with another verdict than the result's own (no copy of the observations).
+nlohmann::json target_result_json(const TargetResult& result, const Verdict& verdict);
 
 // The report's `apps` summary, from its `results` entries.
 nlohmann::json apps_of_results(const nlohmann::json& results);

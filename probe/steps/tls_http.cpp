@@ -143,11 +143,25 @@ void on_tls_info(const SSL* ssl, int where, int) {
   }
 }
 
+// In place of chain verification, for a decoy handshake: OpenSSL verifies the chain even when told
+// not to act on the result, and that verification was a sixth of a run's CPU time (perf, 1000
+// lab targets). A decoy is never verified; its chain is still recorded.
+int skip_verification(X509_STORE_CTX* store, void*) {
+  auto* ssl = static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+  if (Transfer* transfer = ssl != nullptr ? transfer_of(ssl) : nullptr) {
+    record_chain(transfer, X509_STORE_CTX_get0_untrusted(store));
+  }
+  return 1;
+}
+
 CURLcode on_ssl_ctx(CURL*, void* ssl_ctx, void* user) {
   auto* ctx = static_cast<SSL_CTX*>(ssl_ctx);
   SSL_CTX_set_ex_data(ctx, transfer_index(), user);
   SSL_CTX_set_info_callback(ctx, &on_tls_info);
   SSL_CTX_set_verify(ctx, SSL_CTX_get_verify_mode(ctx), &on_verify);
+  if (static_cast<const Transfer*>(user)->request.decoy) {
+    SSL_CTX_set_cert_verify_callback(ctx, &skip_verification, nullptr);
+  }
   return CURLE_OK;
 }
 
