@@ -22,6 +22,7 @@
 #include "core/error.hpp"
 #include "core/exit_codes.hpp"
 #include "engine/engine.hpp"
+#include "steps/transfer_workers.hpp"
 #include "verdict/verdict.hpp"
 #include "path/egress.hpp"
 #include "path/path.hpp"
@@ -45,6 +46,7 @@ struct RunOptions {
   double timeout_s = 5.0;
   int tries = 2;
   std::size_t concurrency = 256;
+  std::optional<std::size_t> tls_threads;
   std::vector<std::string> resolvers;
   std::string resolv_conf;
   bool no_system_resolver = false;
@@ -267,6 +269,7 @@ int run(const RunOptions& options) {
   settings.concurrency =
       fit_descriptor_limit(options.concurrency, options.control_concurrency * settings.controls.size());
   settings.per_address = options.per_address;
+  settings.transfer_threads = options.tls_threads.value_or(TransferWorkers::default_threads());
   settings.injection_probes = parse_each(options.injection_probes, "--injection-probe", &parse_resolver);
   std::vector<PathInfo> paths = describe_paths(settings.controls);
   const LoadedTargets loaded = load_targets(with_default_targets(options.selection));
@@ -299,6 +302,7 @@ int run(const RunOptions& options) {
   report.options = {{"timeout_ms", settings.timeout_ms},
                     {"tries", settings.tries},
                     {"concurrency", settings.concurrency},
+                    {"tls_threads", settings.transfer_threads},
                     {"resolvers", resolver_labels},
                     {"allow_bogon", options.allow_bogon},
                     {"ca_files", ca_file_names(options.ca_files)},
@@ -410,6 +414,10 @@ void add_run_command(CLI::App& app, std::vector<Command>& commands) {
   run_app->add_option("--concurrency", options->concurrency, "Operations in flight at once")
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();
+  run_app->add_option("--tls-threads", options->tls_threads,
+                      "Threads for the TLS and HTTP steps besides the main loop (default: one per core, at "
+                      "most 4; 0: one thread in all)")
+      ->check(CLI::Range(std::size_t{0}, std::size_t{16}));
   run_app->add_option("--resolver", options->resolvers,
                       "Also ask this DNS server, ADDR[:PORT] or [V6]:PORT; repeatable");
   run_app->add_option("--resolv-conf", options->resolv_conf,

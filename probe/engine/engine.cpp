@@ -1,5 +1,7 @@
 #include "engine/engine.hpp"
 
+#include <malloc.h>
+
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -16,6 +18,7 @@
 #include "engine/scheduler.hpp"
 #include "dns/doh_resolver.hpp"
 #include "dns/stream_resolver.hpp"
+#include "steps/transfer_workers.hpp"
 #include "net/curl_multi.hpp"
 #include "net/curl_path.hpp"
 #include "net/proxy_tunnel.hpp"
@@ -44,6 +47,14 @@ bool has_route(int family) {
 namespace {
 
 bool needs_tls(Kind kind) { return kind == Kind::tls || kind == Kind::https; }
+
+// The TLS threads are started only for a run that has transfers to give them.
+std::size_t transfer_threads(const std::vector<Target>& targets, const RunSettings& settings) {
+  const bool any = std::any_of(targets.begin(), targets.end(), [](const Target& target) {
+    return needs_tls(target.kind) || target.kind == Kind::http;
+  });
+  return any ? settings.transfer_threads : 0;
+}
 
 // One path during a run: how its steps and its DNS are carried, and what it has shown so far.
 struct PathRuntime {
@@ -451,7 +462,7 @@ private:
     request.kind = Kind::tls;
     request.decoy = true;
     request.host = m_settings.decoy_sni;
-    start_transfer(m_curl, request, m_run_start, [this, i, index, done](TransferResult result) {
+    m_transfers.start(request, m_run_start, [this, i, index, done](TransferResult result) {
       if (m_interrupted) {
         return;
       }
@@ -583,7 +594,7 @@ private:
       request.kind = Kind::tls;
     }
     const MonoTime started = EventLoop::now();
-    start_transfer(m_curl, request, m_run_start, [this, record, started](TransferResult result) {
+    m_transfers.start(request, m_run_start, [this, record, started](TransferResult result) {
       StepTiming timing;
       timing.t0_ms = ms_between(m_run_start, started);
       timing.duration_ms = ms_between(started, EventLoop::now());
@@ -696,7 +707,7 @@ private:
 
   void start_transfer_for(std::size_t i, std::size_t p, std::size_t index, std::function<void()> done) {
     const TransferRequest request = transfer_request(i, p, index);
-    start_transfer(m_curl, request, m_run_start, [this, i, p, index, done](TransferResult result) {
+    m_transfers.start(request, m_run_start, [this, i, p, index, done](TransferResult result) {
       if (m_interrupted) {
         return;
       }
@@ -714,6 +725,7 @@ private:
   BogonTable m_bogons;
   EventLoop m_loop;
   CurlMulti m_curl;
+  TransferWorkers m_transfers{m_loop, m_curl, transfer_threads(m_targets, m_settings)};
   std::unique_ptr<CaBundle> m_ca_bundle;
   std::vector<std::unique_ptr<PathRuntime>> m_paths;  // direct first; destroyed before the loop
   Scheduler m_retests{m_settings.retest_concurrency, 2};
@@ -729,8 +741,15 @@ private:
 }  // namespace
 
 Measurement measure_paths(const std::vector<Target>& targets, const RunSettings& settings, MonoTime run_start) {
-  Run run(targets, settings, run_start);
-  return run.run();
+  Measurement out;
+  {
+    Run run(targets, settings, run_start);
+    out = run.run();
+  }
+  // The connections' memory is free now, much of it in the worker threads' malloc arenas, where
+  // the report built next cannot reuse it: given back, it does not add to the run's peak.
+  ::malloc_trim(0);
+  return out;
 }
 
 std::vector<TargetResult> measure(const std::vector<Target>& targets, const RunSettings& settings,

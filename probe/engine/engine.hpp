@@ -59,6 +59,8 @@ struct RunSettings {
   std::vector<std::string> ca_files;   // --ca-file: added to the roots and the targets' own CAs
   std::string user_agent = k_default_user_agent;  // a tool-specific one would single volunteers out
   std::size_t body_cap = 1u << 20;
+  // Threads that run the TLS and HTTP steps (see TransferWorkers); 0: all on the loop's thread.
+  std::size_t transfer_threads = 0;
   // A descriptor that becomes readable when the run must stop (a signalfd for SIGINT/SIGTERM):
   // no new work starts, and what was in flight is recorded as `interrupted`. -1: none.
   int stop_fd = -1;
