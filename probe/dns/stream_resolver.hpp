@@ -14,9 +14,9 @@ namespace probe {
 // (directly, bound to an interface, through a SOCKS5 or CONNECT tunnel), which is what lets a
 // control path resolve names through itself.
 //
-// Queries share connections (RFC 7766 section 6.2.1): up to 8 connections, each with up to 16
-// queries written back to back and answered in any order, matched by ID and question (IDs are
-// random and unique on a connection). A reply to no query in flight is skipped. An idle connection
+// Queries share connections (RFC 7766 section 6.2.1): up to 8 connections (a new one once each
+// open one has 8 queries out), each with up to 32 queries written back to back and answered in
+// any order, matched by ID and question (IDs are random and unique on a connection). A reply to no query in flight is skipped. An idle connection
 // stays open for the next query and closes quietly if the server or proxy closes it.
 //
 // Sharing must never move one name's blocking onto another: a censor that resets or blackholes a

@@ -437,7 +437,7 @@ TEST_CASE("DNS over TCP: queries share a few pipelined connections, answered in 
   for (const auto& query : queries) {
     CHECK(failure_of(query) == "none");
   }
-  CHECK(connections == 4);  // 16 queries to a connection
+  CHECK(connections == 7);  // a new connection once each has 8 queries out
 
   // The slow reply comes 1.5 s after the others, which were asked after it on the same connection.
   connections = 0;
@@ -508,6 +508,19 @@ TEST_CASE("DNS over TCP: a failure on a shared connection stays with the name th
   const auto reset = ask_all(server.port(), behind("reset.test"), settings_with(1000, 1));
   CHECK(failure_of(reset[0]) == "connection_reset");
   all_fine_but_first(reset);
+
+  // The server answers the first name and then closes the connection, as a server does once it
+  // has served enough queries on one: the names after it go once more to a shared connection,
+  // not each to its own.
+  {
+    EventLoop loop;
+    int connections = 0;
+    const auto last = ask_all(server.port(), behind("last.test"), settings_with(1000, 1),
+                              counting(plain_connector(loop), &connections), &loop);
+    CHECK(failure_of(last[0]) == "none");
+    all_fine_but_first(last);
+    CHECK(connections == 2);
+  }
 
   // The server closes it after the first name, unanswered.
   const auto hangup = ask_all(server.port(), behind("hangup.test"), settings_with(1000, 1));
