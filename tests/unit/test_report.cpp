@@ -7,6 +7,7 @@
 
 #include "core/digest.hpp"
 #include "report/report.hpp"
+#include "report/scrub.hpp"
 #include "support/reports.hpp"
 #include "support/temp_dir.hpp"
 
@@ -243,4 +244,24 @@ TEST_CASE("the example in reports/README.md follows the schema", "[report][schem
   TempDir dir;
   const auto example = dir.write("example.json", readme.substr(start + 8, end - start - 8));
   CHECK(validates({example.string()}));
+}
+
+TEST_CASE("the report is written one result at a time, as the same text as the whole document", "[report]") {
+  const auto whole = [](const Report& report) {
+    return to_json(report).dump(2, ' ', false, json::error_handler_t::replace) + "\n";
+  };
+  Report report = full_report();
+  auto scrubber = std::make_shared<Scrubber>();
+  scrubber->add_address("192.0.2.1");
+  report.scrubber = scrubber;
+  const std::string text = serialize(report);
+  CHECK(text == whole(report));
+  CHECK(text.find("192.0.2.1") == std::string::npos);
+  CHECK(json::parse(text)["results"].size() == 3);
+
+  report.results.resize(1);
+  CHECK(serialize(report) == whole(report));
+  report.results.clear();
+  CHECK(serialize(report) == whole(report));
+  CHECK(json::parse(serialize(report))["results"] == json::array());
 }
