@@ -16,6 +16,7 @@
 #include "cli/default_targets.hpp"
 #include "cli/schedule.hpp"
 #include "core/duration.hpp"
+#include "steps/transfer_workers.hpp"
 #include "support/reports.hpp"
 #include "support/run_command.hpp"
 #include "support/temp_dir.hpp"
@@ -454,4 +455,25 @@ TEST_CASE("cmake --install: the installed binary finds its installed lists from 
   CHECK(result.exit_code == 0);
   CHECK(result.out == "0 */6 * * * " + binary.string() + " -q run --targets " + lists.string() +
                           " --out /var/tmp/r >/dev/null\n");
+}
+
+TEST_CASE("--tls-threads: the report records it, one per core by default, out of range exits 64", "[cli][concurrency]") {
+  Workspace space;
+  auto args = offline_run(space.base / "one");
+  args.insert(args.end(), {"--tls-threads", "1"});
+  auto result = run_probe(args);
+  INFO(result.err);
+  REQUIRE(result.exit_code == 0);
+  CHECK(json::parse(read_file(only_report(space.base / "one")))["options"]["tls_threads"] == 1);
+
+  result = run_probe(offline_run(space.base / "two"));
+  REQUIRE(result.exit_code == 0);
+  CHECK(json::parse(read_file(only_report(space.base / "two")))["options"]["tls_threads"] ==
+        probe::TransferWorkers::default_threads());
+
+  args = offline_run(space.base / "three");
+  args.insert(args.end(), {"--tls-threads", "17"});
+  result = run_probe(args);
+  CHECK(result.exit_code == 64);
+  CHECK(result.err.find("--tls-threads") != std::string::npos);
 }
