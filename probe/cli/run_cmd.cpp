@@ -316,7 +316,7 @@ int run(const RunOptions& options) {
                     {"injection_probes", options.injection_probes}};
   report.paths = paths;
   report.finished_at = started_at;
-  PartialLog log(partial_log_path(options.out, report), report);
+  PartialLog log(partial_log_path(options.out, report), report, loaded.targets);
   settings.stop_fd = signals.fd();
   settings.on_own_address = [scrubber](const std::string& address) { scrubber->add_address(address); };
   settings.on_target_done = [&log](std::size_t index, const TargetResult& result,

@@ -35,7 +35,8 @@ fs::path partial_log_path(const fs::path& folder, const Report& report) {
   return folder / name;
 }
 
-PartialLog::PartialLog(fs::path path, const Report& report) : m_path(std::move(path)), m_scrubber(report.scrubber) {
+PartialLog::PartialLog(fs::path path, const Report& report, const std::vector<Target>& targets)
+    : m_path(std::move(path)), m_scrubber(report.scrubber) {
   m_fd = ::open(m_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
   if (m_fd < 0) {
     throw UserError(exit_code::k_cant_create, m_path.string() + ": cannot create: " + std::strerror(errno));
@@ -43,7 +44,16 @@ PartialLog::PartialLog(fs::path path, const Report& report) : m_path(std::move(p
   json header = to_json(report);
   header.erase("results");
   header.erase("apps");
-  if (!write_line(dump(json{{"probe_partial_log", k_partial_log_version}, {"report", header}}))) {
+  // Each target as a result with nothing measured and no verdict: what recover lists for a
+  // target the run never finished.
+  json unfinished = json::array();
+  for (const Target& target : targets) {
+    unfinished.push_back(target_result_json(TargetResult{target, {}, std::nullopt}));
+  }
+  if (m_scrubber) {
+    m_scrubber->scrub(unfinished);
+  }
+  if (!write_line(dump(json{{"probe_partial_log", k_partial_log_version}, {"report", header}, {"targets", unfinished}}))) {
     const int error = errno;
     ::close(m_fd);
     m_fd = -1;
@@ -153,6 +163,17 @@ json recover_report(const fs::path& log) {
                                                  " is not " + std::to_string(k_partial_log_version));
   }
   json report = header["report"];
+  // A log written before the header listed the targets has no "targets": only finished ones are known.
+  const json unfinished = header.contains("targets") ? header["targets"] : json::array();
+  if (!unfinished.is_array() || !std::all_of(unfinished.begin(), unfinished.end(), [](const json& target) {
+        return target.is_object() && target.contains("app") && target["app"].is_string() &&
+               target.contains("host") && target["host"].is_string() && target.contains("kind") &&
+               target["kind"].is_string() && target.contains("port") && target.contains("url") &&
+               target.contains("paths") && target["paths"].is_object() && target.contains("verdict") &&
+               target["verdict"].is_null();
+      })) {
+    throw UserError(exit_code::k_data_error, where(0) + ": the header's targets are not a list of targets");
+  }
   std::map<std::size_t, json> results;
   std::string last_at;
   for (std::size_t i = 1; i < lines.size(); ++i) {
@@ -183,6 +204,10 @@ json recover_report(const fs::path& log) {
     }
     results[line["index"].get<std::size_t>()] = line["result"];
     last_at = line["at"].get<std::string>();
+  }
+  // Targets the run had not finished: listed, unjudged (verdict null), with nothing measured.
+  for (std::size_t index = 0; index < unfinished.size(); ++index) {
+    results.emplace(index, unfinished[index]);
   }
   json ordered = json::array();
   for (auto& [index, result] : results) {

@@ -26,9 +26,10 @@ std::filesystem::path partial_log_path(const std::filesystem::path& folder, cons
 class PartialLog {
 public:
   // Creates the log (it must not exist) and writes the header line: `report` as far as it is
-  // known before measuring. Throws UserError 73 when it cannot be created, 74 when the header
-  // cannot be written.
-  PartialLog(std::filesystem::path path, const Report& report);
+  // known before measuring, and `targets` in the order their indexes refer to (recover lists those
+  // never finished). Throws UserError 73 when it cannot be created, 74 when the header cannot be
+  // written.
+  PartialLog(std::filesystem::path path, const Report& report, const std::vector<Target>& targets = {});
   ~PartialLog();
   PartialLog(const PartialLog&) = delete;
   PartialLog& operator=(const PartialLog&) = delete;

@@ -5,7 +5,8 @@
 #   blocked but by DNS answers already in (blocking at any other layer needs a re-test, which the
 #   stop cut short);
 # - SIGKILL mid-run: the .jsonl log is left, and `probe recover` turns it into a valid report
-#   marked interrupted holding every target the log had finished;
+#   marked interrupted holding every target of the run: those the log had finished with their
+#   verdicts, the others unjudged with nothing measured;
 # - and neither holds the client's own addresses.
 #
 # Exit: 0 all passed, 1 a check failed, 77 skipped (not root, no namespaces, tool missing).
@@ -105,6 +106,7 @@ if start_run kill; then
   if [[ -n "$log" ]]; then
     finished=$(( $(grep -c . "$log") - 1 ))
     distinct=$(tail -n +2 "$log" | jq -s 'map(.index) | unique | length')
+    total=$(head -1 "$log" | jq '.targets | length')
     code=0; "$PROBE" recover "$log" >"$tmp/recover.out" 2>"$tmp/recover.err" || code=$?
     expect "probe recover exits 0 (got $code)" test "$code" = 0
     report=${log%.jsonl}.json
@@ -112,9 +114,12 @@ if start_run kill; then
     if [[ -f "$report" ]]; then
       expect "the recovered report validates against the schema" valid "$report"
       check 'select(.interrupted != true) | "interrupted: \(.interrupted)"' "marked interrupted"
-      check "select((.results | length) != $distinct) | \"\(.results | length) results, want $distinct\"" \
-        "every target the log finished ($distinct, in $finished lines)"
-      check '.results[] | select(.verdict == null) | .host' "each with its verdict"
+      check "select((.results | length) != $total) | \"\(.results | length) results, want $total\"" \
+        "every target of the run ($total)"
+      check "select(([.results[] | select(.verdict != null)] | length) != $distinct) | \"want $distinct verdicts\"" \
+        "a verdict for every target the log finished ($distinct, in $finished lines)"
+      check '.results[] | select(.verdict == null and .paths != {}) | .host' \
+        "the targets it had not finished unjudged, with nothing measured"
       expect "no client address in the log or the recovered report" no_client_address "$report"
     fi
   fi

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <filesystem>
@@ -199,13 +200,22 @@ TEST_CASE("SIGKILL mid-run leaves a log that probe recover turns into a valid re
   CHECK(validates({report_path.string()}));
   const json report = json::parse(read_file(report_path));
   CHECK(report["interrupted"] == true);
-  // What had finished: the 3 answered targets, with their verdicts and the run's header.
-  REQUIRE(report["results"].size() == 3);
+  // What had finished: the 3 answered targets, with their verdicts and the run's header; the 5
+  // the run never finished are listed unjudged, with nothing measured.
+  REQUIRE(report["results"].size() == 8);
   for (const auto& result : report["results"]) {
-    CHECK(result["host"].get<std::string>().rfind("plain.", 0) == 0);
-    CHECK(result["verdict"]["status"] == "inconclusive");  // no control path: never blocked
+    if (result["host"].get<std::string>().rfind("plain.", 0) == 0) {
+      CHECK(result["verdict"]["status"] == "inconclusive");  // no control path: never blocked
+      CHECK_FALSE(result["paths"]["direct"]["queries"].empty());
+    } else {
+      CHECK(result["host"].get<std::string>().rfind("silent.", 0) == 0);
+      CHECK(result["verdict"].is_null());
+      CHECK(result["paths"] == json::object());
+      CHECK(result["kind"] == "dns");
+    }
   }
-  CHECK(report["apps"]["test"]["targets"] == 3);
+  CHECK(report["apps"]["test"]["targets"] == 8);
+  CHECK(report["apps"]["test"]["unjudged"] == 5);
   CHECK(report["options"]["timeout_ms"] == 5000);
   CHECK(report["finished_at"] >= report["started_at"]);
 
@@ -238,12 +248,22 @@ TEST_CASE("probe recover refuses what is not a probe log, skips a last line cut 
   REQUIRE(result.exit_code == 0);
   CHECK(result.err.find("cut.jsonl:3: the last line was cut short") != std::string::npos);
   const json report = json::parse(read_file(dir.path() / "recovered" / "cut.json"));
-  CHECK(report["results"].size() == 1);
+  REQUIRE(report["results"].size() == 5);  // every target of the run, one of them finished
+  CHECK(std::count_if(report["results"].begin(), report["results"].end(),
+                      [](const json& entry) { return !entry["verdict"].is_null(); }) == 1);
   // The same damage before the last line is not guessed at.
   const auto middle = dir.write("middle.jsonl", cut + "\n" + content.substr(content.rfind('\n', content.size() - 2) + 1));
   result = run_probe({"recover", middle.string(), "--out", (dir.path() / "recovered2").string()});
   CHECK(result.exit_code == 65);
   CHECK(result.err.find("middle.jsonl:3: not a result line") != std::string::npos);
+  // A header whose target list is damaged is refused, naming its line.
+  json header = json::parse(content.substr(0, content.find('\n')));
+  header["targets"][0].erase("host");
+  const auto bad_header =
+      dir.write("header.jsonl", header.dump() + "\n" + content.substr(content.find('\n') + 1));
+  result = run_probe({"recover", bad_header.string(), "--out", (dir.path() / "recovered3").string()});
+  CHECK(result.exit_code == 65);
+  CHECK(result.err.find("header.jsonl:1: the header's targets are not a list of targets") != std::string::npos);
   // A report already there is never overwritten.
   CHECK(run_probe({"recover", log.string()}).exit_code == 0);
   const auto again = dir.write("again.jsonl", content);
