@@ -457,7 +457,8 @@ TEST_CASE("cmake --install: the installed binary finds its installed lists from 
                           " --out /var/tmp/r >/dev/null\n");
 }
 
-TEST_CASE("--tls-threads: the report records it, one per core by default, out of range exits 64", "[cli][concurrency]") {
+TEST_CASE("the TLS threads option: the report records it, one per core by default, out of range exits 64",
+          "[cli][concurrency]") {
   Workspace space;
   auto args = offline_run(space.base / "one");
   args.insert(args.end(), {"--tls-threads", "1"});
