@@ -27,6 +27,19 @@ namespace {
 
 std::string dump(const json& value) { return value.dump(-1, ' ', false, json::error_handler_t::replace); }
 
+bool has(const json& object, const char* key, json::value_t type) {
+  return object.contains(key) && object[key].type() == type;
+}
+
+// The shape of a report's result entry, as far as recover relies on it.
+bool is_result(const json& result) {
+  return result.is_object() && has(result, "app", json::value_t::string) && has(result, "host", json::value_t::string) &&
+         has(result, "kind", json::value_t::string) && has(result, "paths", json::value_t::object) &&
+         result.contains("port") && result.contains("url") && result.contains("verdict") &&
+         (result["verdict"].is_null() || (has(result["verdict"], "status", json::value_t::string) &&
+                                          has(result["verdict"], "methods", json::value_t::array)));
+}
+
 }  // namespace
 
 fs::path partial_log_path(const fs::path& folder, const Report& report) {
@@ -166,11 +179,7 @@ json recover_report(const fs::path& log) {
   // A log written before the header listed the targets has no "targets": only finished ones are known.
   const json unfinished = header.contains("targets") ? header["targets"] : json::array();
   if (!unfinished.is_array() || !std::all_of(unfinished.begin(), unfinished.end(), [](const json& target) {
-        return target.is_object() && target.contains("app") && target["app"].is_string() &&
-               target.contains("host") && target["host"].is_string() && target.contains("kind") &&
-               target["kind"].is_string() && target.contains("port") && target.contains("url") &&
-               target.contains("paths") && target["paths"].is_object() && target.contains("verdict") &&
-               target["verdict"].is_null();
+        return is_result(target) && target["verdict"].is_null();
       })) {
     throw UserError(exit_code::k_data_error, where(0) + ": the header's targets are not a list of targets");
   }
@@ -181,20 +190,9 @@ json recover_report(const fs::path& log) {
       continue;
     }
     const json line = json::parse(lines[i], nullptr, false);
-    const auto has = [](const json& object, const char* key, json::value_t type) {
-      return object.contains(key) && object[key].type() == type;
-    };
-    bool valid = !line.is_discarded() && line.is_object() && has(line, "index", json::value_t::number_unsigned) &&
-                 has(line, "at", json::value_t::string) && has(line, "result", json::value_t::object);
-    if (valid) {
-      const json& result = line["result"];
-      valid = has(result, "app", json::value_t::string) && has(result, "host", json::value_t::string) &&
-              has(result, "kind", json::value_t::string) && has(result, "paths", json::value_t::object) &&
-              result.contains("port") && result.contains("url") && result.contains("verdict") &&
-              (result["verdict"].is_null() ||
-               (has(result["verdict"], "status", json::value_t::string) &&
-                has(result["verdict"], "methods", json::value_t::array)));
-    }
+    const bool valid = !line.is_discarded() && line.is_object() &&
+                       has(line, "index", json::value_t::number_unsigned) && has(line, "at", json::value_t::string) &&
+                       line.contains("result") && is_result(line["result"]);
     if (!valid) {
       if (i + 1 == lines.size() && !ends_cleanly) {
         spdlog::warn("{}: the last line was cut short (the run was killed while writing it); skipped", where(i));
