@@ -126,7 +126,7 @@ TEST_CASE("diff of 01-open and 04-mixed finds exactly the changes the fixtures h
   CHECK(table.out.find("9 targets changed, 0 added, 0 removed, 2 unchanged") != std::string::npos);
 }
 
-TEST_CASE("diff of a report with itself exits 0; added and removed targets; bad input exits 64, 65, 66",
+TEST_CASE("diff of a report with itself exits 0, added and removed targets, bad input exits 64, 65, 66",
           "[analyst][diff]") {
   auto result = run_probe({"diff", fixture_path("03-ip-blackhole.json.gz"), fixture_path("03-ip-blackhole.json.gz")});
   CHECK(result.exit_code == 0);
@@ -191,7 +191,7 @@ TEST_CASE("summary over the 5 fixtures: percent blocked counts blocked and acces
   CHECK(uptime["url"].is_null());
 }
 
-TEST_CASE("summary denominator: blocked 2, inconclusive 1, accessible 2 is 50%; none judged is null",
+TEST_CASE("summary denominator: blocked 2, inconclusive 1, accessible 2 is 50%, none judged is null",
           "[analyst][summary]") {
   TempDir dir;
   // The fixtures with chat.signal.org made inconclusive in 05 and stun.fbsbx.com in every run.
@@ -434,7 +434,7 @@ TEST_CASE("CSV export: a header, then one row per target per path", "[analyst][e
   CHECK(run_probe({"export", "--format", "ooni"}).exit_code == 64);
 }
 
-TEST_CASE("probe run adds its report to the folder's history index; an index it cannot write is a warning",
+TEST_CASE("probe run adds its report to the folder's history index, an index it cannot write is a warning",
           "[analyst][history]") {
   probe::test::MockDns server;
   TempDir dir;

@@ -13,6 +13,7 @@
 #include "core/error.hpp"
 #include "report/atomic_file.hpp"
 #include "support/temp_dir.hpp"
+#include "support/skip.hpp"
 
 using namespace probe;
 using probe::test::read_file;
@@ -86,8 +87,7 @@ TEST_CASE("a write that fails leaves the old file intact and no temporary file",
 
 TEST_CASE("a full disk leaves the old file intact and no temporary file", "[atomic][root]") {
   if (geteuid() != 0) {
-    WARN("skipped: mounting a small tmpfs needs root");
-    return;
+    PROBE_SKIP("mounting a small tmpfs needs root");
   }
   TempDir dir;
   const auto path = dir.path() / "r.json";
@@ -108,8 +108,7 @@ TEST_CASE("a full disk leaves the old file intact and no temporary file", "[atom
     return first;
   });
   if (code == 90) {
-    WARN("skipped: cannot mount tmpfs here");
-    return;
+    PROBE_SKIP("cannot mount tmpfs here");
   }
   CHECK(code == 74);
 }

@@ -13,6 +13,7 @@
 #include "support/reports.hpp"
 #include "support/run_command.hpp"
 #include "support/temp_dir.hpp"
+#include "support/skip.hpp"
 
 using namespace probe;
 using nlohmann::json;
@@ -105,7 +106,7 @@ TEST_CASE("every step runs over SOCKS5, HTTP CONNECT and an interface path as ov
   CHECK(failure_of(measured.results[2].paths.at("control-3").endpoints.at(0).stun) == "ok");
 }
 
-TEST_CASE("a proxy's word about the destination is the destination's failure; a dead proxy is proxy_error",
+TEST_CASE("a proxy's word about the destination is the destination's failure, a dead proxy is proxy_error",
           "[engine][control]") {
   NetFixture fixture;
   ProxyFixture proxies;
@@ -242,8 +243,7 @@ TEST_CASE("DNS over a proxy path can be DoH through the proxy instead", "[engine
 
 TEST_CASE("probe run warns when the default route leaves by a tunnel device", "[cli][control]") {
   if (geteuid() != 0) {
-    WARN("skipped: a network namespace needs root");
-    return;
+    PROBE_SKIP("a network namespace needs root");
   }
   TempDir dir;
   const std::string out = (dir.path() / "reports").string();

@@ -26,6 +26,7 @@
 #include "net/curl_path.hpp"
 #include "support/net_fixture.hpp"
 #include "support/temp_dir.hpp"
+#include "support/skip.hpp"
 
 using namespace probe;
 using probe::test::count_entries;
@@ -587,8 +588,7 @@ TEST_CASE("DoH: 20 queries at once all complete", "[doh]") {
 
 TEST_CASE("DoH through a SOCKS5 proxy", "[doh]") {
   if (!MicroSocks::available()) {
-    WARN("skipped: " << k_microsocks << " is not installed");
-    return;
+    PROBE_SKIP(k_microsocks << " is not installed");
   }
   NetFixture fixture;
   MicroSocks proxy;
@@ -621,8 +621,7 @@ TEST_CASE("DoH through a SOCKS5 proxy", "[doh]") {
 
 TEST_CASE("apply_path: proxy credentials reach the proxy and nothing else", "[doh]") {
   if (!MicroSocks::available()) {
-    WARN("skipped: " << k_microsocks << " is not installed");
-    return;
+    PROBE_SKIP(k_microsocks << " is not installed");
   }
   NetFixture fixture;
   MicroSocks proxy({"-u", "right-user", "-P", "right-password"});

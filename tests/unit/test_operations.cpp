@@ -19,6 +19,7 @@
 #include "support/reports.hpp"
 #include "support/run_command.hpp"
 #include "support/temp_dir.hpp"
+#include "support/skip.hpp"
 
 extern char** environ;
 
@@ -271,7 +272,7 @@ TEST_CASE("probe recover refuses what is not a probe log, skips a last line cut 
   CHECK(run_probe({"recover", again.string()}).exit_code == 73);
 }
 
-TEST_CASE("one run at a time per output folder: a second exits 75 at once; a killed run's lock never blocks",
+TEST_CASE("one run at a time per output folder: a second exits 75 at once, a killed run's lock never blocks",
           "[operations]") {
   MockDns server;
   TempDir dir;
@@ -300,7 +301,7 @@ TEST_CASE("one run at a time per output folder: a second exits 75 at once; a kil
   CHECK(next.exit_code == 0);
 }
 
-TEST_CASE("open files: the soft limit is raised to the hard one; a concurrency beyond the hard one is lowered, "
+TEST_CASE("open files: the soft limit is raised to the hard one, a concurrency beyond the hard one is lowered, "
           "with a warning", "[operations]") {
   MockDns server;
   TempDir dir;
@@ -332,12 +333,10 @@ TEST_CASE("open files: the soft limit is raised to the hard one; a concurrency b
 
 TEST_CASE("a read-only or full output folder: a clear error (73, 74), earlier reports intact", "[operations]") {
   if (geteuid() != 0) {
-    WARN("skipped: needs root to mount a read-only and a tiny tmpfs (root ignores file permissions)");
-    return;
+    PROBE_SKIP("needs root to mount a read-only and a tiny tmpfs (root ignores file permissions)");
   }
   if (run_command({"unshare", "-m", "true"}).exit_code != 0) {
-    WARN("skipped: cannot make a mount namespace here");
-    return;
+    PROBE_SKIP("cannot make a mount namespace here");
   }
   MockDns server;
   TempDir dir;

@@ -21,6 +21,7 @@
 #include "support/proxy_fixture.hpp"
 #include "support/server_process.hpp"
 #include "support/temp_dir.hpp"
+#include "support/skip.hpp"
 
 using namespace probe;
 using probe::test::free_tcp_port;
@@ -491,8 +492,7 @@ TEST_CASE("the TCP step through a proxy path's connector", "[proxy]") {
 TEST_CASE("Debian's microsocks: refused, silent and working destinations", "[proxy][real]") {
   const std::filesystem::path binary = "/usr/bin/microsocks";
   if (!std::filesystem::exists(binary)) {
-    WARN("skipped: " << binary << " is not installed (apt-get install microsocks)");
-    return;
+    PROBE_SKIP(binary << " is not installed (apt-get install microsocks)");
   }
   ProxyFixture proxies;
   NetFixture servers;
@@ -527,8 +527,7 @@ TEST_CASE("Debian's microsocks: refused, silent and working destinations", "[pro
 TEST_CASE("Debian's tinyproxy: refused, silent and working destinations", "[proxy][real]") {
   const std::filesystem::path binary = "/usr/bin/tinyproxy";
   if (!std::filesystem::exists(binary)) {
-    WARN("skipped: " << binary << " is not installed (apt-get install tinyproxy)");
-    return;
+    PROBE_SKIP(binary << " is not installed (apt-get install tinyproxy)");
   }
   ProxyFixture proxies;
   NetFixture servers;

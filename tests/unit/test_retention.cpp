@@ -56,7 +56,7 @@ struct Folder {
 
 }  // namespace
 
-TEST_CASE("report names give their start time; anything else is not a report", "[retention]") {
+TEST_CASE("report names give their start time, anything else is not a report", "[retention]") {
   CHECK(probe::report_time_from_name("20261129T001500Z_" + k_id + ".json") ==
         at(2026, 11, 29) + std::chrono::minutes(15));
   CHECK(probe::report_time_from_name("20261129T001500Z_" + k_id + ".json.gz").has_value());
@@ -68,7 +68,7 @@ TEST_CASE("report names give their start time; anything else is not a report", "
   }
 }
 
-TEST_CASE("gzip: what is compressed comes back; plain text passes; damage is an error", "[retention]") {
+TEST_CASE("gzip: what is compressed comes back, plain text passes, damage is an error", "[retention]") {
   std::string text(100000, 'a');
   for (std::size_t i = 0; i < text.size(); i += 7) {
     text[i] = static_cast<char>('a' + i % 26);

@@ -8,6 +8,7 @@
 #include "support/reports.hpp"
 #include "support/run_command.hpp"
 #include "support/temp_dir.hpp"
+#include "support/skip.hpp"
 
 using nlohmann::json;
 using probe::test::MockDns;
@@ -71,8 +72,7 @@ TEST_CASE("probe run writes a valid report of DNS observations", "[run]") {
 
 TEST_CASE("system resolvers come from resolv.conf, labelled as such", "[run]") {
   if (geteuid() != 0) {
-    WARN("skipped: resolv.conf has no port, and port 53 needs root");
-    return;
+    PROBE_SKIP("resolv.conf has no port, and port 53 needs root");
   }
   // resolv.conf cannot name a port: serve on port 53 of a loopback address of our own.
   const std::string ip = "127.53." + std::to_string(getpid() % 250 + 1) + ".1";
@@ -121,8 +121,7 @@ TEST_CASE("500 names against a silent server finish in one timeout, on one threa
 TEST_CASE("probe run with no network at all: every query failed, every target inconclusive with one reason",
           "[run][netns]") {
   if (geteuid() != 0) {
-    WARN("skipped: unshare -n needs root");
-    return;
+    PROBE_SKIP("unshare -n needs root");
   }
   TempDir dir;
   const auto out = dir.path() / "reports";

@@ -11,6 +11,7 @@
 #include "support/reports.hpp"
 #include "support/run_command.hpp"
 #include "support/temp_dir.hpp"
+#include "support/skip.hpp"
 
 using namespace probe;
 using nlohmann::json;
@@ -89,8 +90,7 @@ TEST_CASE("the engine measures every endpoint of every target and gives its desc
 
 TEST_CASE("300 addresses that never answer finish in one timeout, with no thread per target", "[engine][concurrency]") {
   if (geteuid() != 0) {
-    WARN("skipped: a network namespace needs root");
-    return;
+    PROBE_SKIP("a network namespace needs root");
   }
   TempDir dir;
   json targets = json::array();
@@ -122,8 +122,7 @@ TEST_CASE("300 addresses that never answer finish in one timeout, with no thread
 TEST_CASE("50 handshakes read the CA store once per TLS thread, never /etc/ssl/certs, and start no thread per transfer",
           "[engine][ca]") {
   if (run_command({"strace", "-V"}).exit_code != 0) {
-    WARN("skipped: strace is not installed");
-    return;
+    PROBE_SKIP("strace is not installed");
   }
   NetFixture fixture;
   TempDir dir;

@@ -81,7 +81,7 @@ TEST_CASE("TLS on worker threads: the same results as on the loop, each handed b
   }
 }
 
-TEST_CASE("TLS on worker threads: a result may start the next transfer; an idle pool keeps nothing running",
+TEST_CASE("TLS on worker threads: a result may start the next transfer, an idle pool keeps nothing running",
           "[steps][concurrency]") {
   NetFixture fixture;
   EventLoop loop;

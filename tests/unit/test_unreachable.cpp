@@ -13,6 +13,7 @@
 #include "support/reports.hpp"
 #include "support/run_command.hpp"
 #include "support/temp_dir.hpp"
+#include "support/skip.hpp"
 
 using namespace probe;
 using nlohmann::json;
@@ -44,8 +45,7 @@ TEST_CASE("a handshake with a server that does not speak TLS is ssl_failed_hands
 
 TEST_CASE("no route is network_unreachable, an unanswered neighbour host_unreachable", "[engine][netns]") {
   if (geteuid() != 0) {
-    WARN("skipped: a network namespace needs root");
-    return;
+    PROBE_SKIP("a network namespace needs root");
   }
   TempDir dir;
   const std::string out = (dir.path() / "reports").string();
