@@ -1,13 +1,34 @@
 #!/usr/bin/python3
 """Validates probe reports against reports/schema.json with a real JSON Schema validator.
 
-usage: validate.py SCHEMA [--expect-invalid] FILE...
+usage: validate.py SCHEMA [--expect-invalid | --explain] FILE...
 Exits 0 when every file is valid (or, with --expect-invalid, when every file is rejected).
+--explain prints, for each file, one line of JSON: {"file": ..., "errors": [{"path", "keyword"}]},
+every error down to the innermost (the branches of anyOf/oneOf included), so a test can check
+that a document was rejected by the rule it means to break and not by another.
 """
 import json
 import sys
 
 import jsonschema
+
+
+def leaves(error):
+    """The innermost errors under `error`: for anyOf/oneOf, each branch's own errors."""
+    if not error.context:
+        yield error
+    for sub in error.context:
+        yield from leaves(sub)
+
+
+def explain(validator, paths):
+    for path in paths:
+        with open(path, "rb") as handle:
+            document = json.loads(handle.read().decode("utf-8"))
+        errors = [{"path": "/".join(map(str, leaf.absolute_path)), "keyword": leaf.validator}
+                  for error in validator.iter_errors(document) for leaf in leaves(error)]
+        print(json.dumps({"file": path, "errors": errors}))
+    return 0
 
 
 def main(argv):
@@ -22,6 +43,8 @@ def main(argv):
         schema = json.load(handle)
     jsonschema.Draft202012Validator.check_schema(schema)
     validator = jsonschema.Draft202012Validator(schema)
+    if rest and rest[0] == "--explain":
+        return explain(validator, rest[1:])
     status = 0
     for path in rest:
         with open(path, "rb") as handle:

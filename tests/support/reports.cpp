@@ -2,6 +2,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
 #include "support/run_command.hpp"
 
 namespace probe::test {
@@ -36,6 +40,26 @@ bool validates(const std::vector<std::string>& files, bool expect_invalid) {
   const auto result = run_command(args);
   INFO(result.out << result.err);
   return result.exit_code == 0;
+}
+
+std::vector<std::vector<SchemaError>> schema_errors(const std::vector<std::string>& files) {
+  std::vector<std::string> args = {"/usr/bin/python3", k_validator, k_schema, "--explain"};
+  args.insert(args.end(), files.begin(), files.end());
+  const auto result = run_command(args);
+  INFO(result.err);
+  REQUIRE(result.exit_code == 0);
+  std::vector<std::vector<SchemaError>> out;
+  std::istringstream lines(result.out);
+  for (std::string line; std::getline(lines, line);) {
+    std::vector<SchemaError> errors;
+    const nlohmann::json explained = nlohmann::json::parse(line);  // kept: the loop reads into it
+    for (const auto& error : explained.at("errors")) {
+      errors.push_back({error.at("path").get<std::string>(), error.at("keyword").get<std::string>()});
+    }
+    out.push_back(std::move(errors));
+  }
+  REQUIRE(out.size() == files.size());
+  return out;
 }
 
 }  // namespace probe::test

@@ -14,4 +14,14 @@ std::filesystem::path only_report(const std::filesystem::path& folder);
 // with `expect_invalid` whether it rejects every one.
 bool validates(const std::vector<std::string>& files, bool expect_invalid = false);
 
+// Why the schema rejects a document: one error per failed rule, down to the innermost (each branch
+// of an anyOf), as the JSON path of the value ("results/1/verdict/status", "" for the top) and the
+// JSON Schema keyword that failed ("enum", "required", "additionalProperties", ...).
+struct SchemaError {
+  std::string path;
+  std::string keyword;
+};
+// The errors of each file in `files`, in order (tests/schema/validate.py --explain).
+std::vector<std::vector<SchemaError>> schema_errors(const std::vector<std::string>& files);
+
 }  // namespace probe::test

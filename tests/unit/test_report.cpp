@@ -138,39 +138,82 @@ TEST_CASE("produced reports validate against reports/schema.json", "[report][sch
   CHECK(validates({full.string(), minimal.string()}));
 }
 
-TEST_CASE("the schema rejects reports that break the contract", "[report][schema]") {
+// Whether `path` is `of` or lies above it ("results/1" is above "results/1/verdict").
+bool at_or_above(const std::string& path, const std::string& of) {
+  return path.empty() || path == of || of.starts_with(path + "/");
+}
+
+TEST_CASE("the schema rejects reports that break the contract, each for the rule it breaks", "[report][schema]") {
   TempDir dir;
   const json good = to_json(full_report());
-  const std::vector<std::pair<std::string, std::function<void(json&)>>> mutations = {
-      {"missing run_id", [](json& r) { r.erase("run_id"); }},
-      {"unknown top-level field", [](json& r) { r["probe_ip"] = "203.0.113.9"; }},
-      {"bad status", [](json& r) { r["results"][2]["verdict"]["status"] = "blocky"; }},
-      {"bad method", [](json& r) { r["results"][2]["verdict"]["method"] = "magic"; }},
-      {"failure not in the vocabulary",
-       [](json& r) { r["results"][2]["paths"]["direct"]["queries"][1]["failure"] = "timeout"; }},
-      {"unknown_failure without detail",
-       [](json& r) { r["results"][2]["paths"]["direct"]["queries"][1]["failure"] = "unknown_failure"; }},
-      {"port out of range", [](json& r) { r["results"][0]["port"] = 70000; }},
-      {"unknown endpoint field",
-       [](json& r) { r["results"][2]["paths"]["direct"]["endpoints"][0]["rtt"] = 1; }},
-      {"header not a pair",
-       [](json& r) { r["results"][2]["paths"]["direct"]["endpoints"][0]["http"]["headers"][0] = {"a"}; }},
-      {"started_at not RFC 3339 UTC", [](json& r) { r["started_at"] = "2026-11-28 18:10:46"; }},
-      {"credentials in a path", [](json& r) { r["paths"][1]["password"] = "hunter2"; }},
-      {"unknown option", [](json& r) { r["options"]["proxy_password"] = "x"; }},
-      {"missing verdict", [](json& r) { r["results"][2].erase("verdict"); }},
-      {"bad run id", [](json& r) { r["run_id"] = "xyz"; }},
-      {"count not an integer", [](json& r) { r["apps"]["signal"]["blocked"] = "1"; }},
+  // Mutations edit a result that has a verdict and paths, so a rule about a verdict's or a step's
+  // value is tested on a document that has everything else that rule's object requires.
+  std::size_t judged = good["results"].size();
+  for (std::size_t i = 0; i < good["results"].size(); ++i) {
+    if (good["results"][i]["host"] == "chat.signal.org") {
+      judged = i;
+    }
+  }
+  REQUIRE(judged < good["results"].size());
+  REQUIRE(good["results"][judged]["verdict"].is_object());
+  REQUIRE(good["results"][judged]["paths"]["direct"]["queries"][1]["failure"].is_string());
+  REQUIRE(good["results"][judged]["paths"]["direct"]["endpoints"][0]["http"]["headers"].size() > 0);
+  const std::string r = "results/" + std::to_string(judged);
+  const auto result = [judged](json& report) -> json& { return report["results"][judged]; };
+  struct Mutation {
+    std::string name;
+    std::string path;     // where the schema must complain
+    std::string keyword;  // and with which rule
+    std::function<void(json&)> apply;
+  };
+  const std::vector<Mutation> mutations = {
+      {"missing run_id", "", "required", [](json& d) { d.erase("run_id"); }},
+      {"unknown top-level field", "", "additionalProperties", [](json& d) { d["probe_ip"] = "203.0.113.9"; }},
+      {"bad status", r + "/verdict/status", "enum", [&](json& d) { result(d)["verdict"]["status"] = "blocky"; }},
+      {"bad method", r + "/verdict/method", "enum", [&](json& d) { result(d)["verdict"]["method"] = "magic"; }},
+      {"bad method in methods", r + "/verdict/methods/1", "enum",
+       [&](json& d) { result(d)["verdict"]["methods"][1] = "magic"; }},
+      {"failure not in the vocabulary", r + "/paths/direct/queries/1/failure", "enum",
+       [&](json& d) { result(d)["paths"]["direct"]["queries"][1]["failure"] = "timeout"; }},
+      {"unknown_failure without detail", r + "/paths/direct/queries/1/failure", "pattern",
+       [&](json& d) { result(d)["paths"]["direct"]["queries"][1]["failure"] = "unknown_failure"; }},
+      {"step failure not in the vocabulary", r + "/paths/direct/endpoints/0/tcp/failure", "enum",
+       [&](json& d) { result(d)["paths"]["direct"]["endpoints"][0]["tcp"]["failure"] = "reset"; }},
+      {"port out of range", "results/0/port", "maximum", [](json& d) { d["results"][0]["port"] = 70000; }},
+      {"unknown endpoint field", r + "/paths/direct/endpoints/0", "additionalProperties",
+       [&](json& d) { result(d)["paths"]["direct"]["endpoints"][0]["rtt"] = 1; }},
+      {"header not a pair", r + "/paths/direct/endpoints/0/http/headers/0", "minItems",
+       [&](json& d) { result(d)["paths"]["direct"]["endpoints"][0]["http"]["headers"][0] = {"a"}; }},
+      {"started_at not RFC 3339 UTC", "started_at", "pattern",
+       [](json& d) { d["started_at"] = "2026-11-28 18:10:46"; }},
+      {"credentials in a path", "paths/1", "additionalProperties", [](json& d) { d["paths"][1]["password"] = "hunter2"; }},
+      {"unknown option", "options", "additionalProperties", [](json& d) { d["options"]["proxy_password"] = "x"; }},
+      {"missing verdict", r, "required", [&](json& d) { result(d).erase("verdict"); }},
+      {"bad run id", "run_id", "pattern", [](json& d) { d["run_id"] = "xyz"; }},
+      {"count not an integer", "apps/signal/blocked", "type", [](json& d) { d["apps"]["signal"]["blocked"] = "1"; }},
   };
   std::vector<std::string> files;
   for (std::size_t i = 0; i < mutations.size(); ++i) {
     json copy = good;
-    mutations[i].second(copy);
+    mutations[i].apply(copy);
     REQUIRE(copy != good);
-    files.push_back(dir.write("bad-" + std::to_string(i) + ".json", copy.dump(1, ' ', false, json::error_handler_t::replace)).string());
+    files.push_back(
+        dir.write("bad-" + std::to_string(i) + ".json", copy.dump(1, ' ', false, json::error_handler_t::replace)).string());
   }
-  // Each file must be rejected on its own: the validator checks them one by one.
-  CHECK(validates(files, true));
+  const auto errors = probe::test::schema_errors(files);
+  for (std::size_t i = 0; i < mutations.size(); ++i) {
+    const Mutation& mutation = mutations[i];
+    INFO(mutation.name << ": want " << mutation.keyword << " at '" << mutation.path << "'");
+    bool named_rule = false;
+    for (const auto& error : errors[i]) {
+      INFO("error: " << error.keyword << " at '" << error.path << "'");
+      named_rule = named_rule || (error.path == mutation.path && error.keyword == mutation.keyword);
+      // Anything else is the other branch of an anyOf on the way down (a verdict or a failure that
+      // may be null), never a rule the mutation did not mean to break, such as a missing field.
+      CHECK((error.path == mutation.path || (error.keyword == "type" && at_or_above(error.path, mutation.path))));
+    }
+    CHECK(named_rule);
+  }
   // and the unmutated document passes, so the rejections are the mutations' doing.
   CHECK(validates({dir.write("good.json", good.dump(1, ' ', false, json::error_handler_t::replace)).string()}));
 }
