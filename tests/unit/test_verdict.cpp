@@ -362,6 +362,38 @@ std::vector<Case> accessible_cases() {
   }
   {
     Obs obs = https_target();
+    obs.system("A", {k_good}).direct_ep(k_good).tcp_fail("generic_timeout_error").retest("tcp");
+    control_works(obs);
+    add(Case("a TCP connect that timed out once and passed its re-test is accessible", obs, k_healthy,
+             Status::accessible, std::nullopt, "flaky")
+            .evidence("tcp generic_timeout_error (re-test: ok)"));
+  }
+  {
+    Obs obs = https_target();
+    obs.system("A", {k_good}).direct_ep(k_good).tcp_ok().tls_ok().http_fail("connection_reset").retest("http");
+    control_works(obs);
+    add(Case("a request reset once that passed its re-test is accessible", obs, k_healthy, Status::accessible,
+             std::nullopt, "flaky")
+            .evidence("http connection_reset (re-test: ok)"));
+  }
+  {
+    Obs obs(Kind::tcp, "edge-mqtt.example.org");
+    obs.system("A", {k_good}).direct_ep(k_good).tcp_fail("connection_refused").retest("tcp");
+    obs.control_query("A", {k_good}).control_ep(k_good).tcp_ok();
+    add(Case("a refused TCP target that connects on its re-test is accessible", obs, k_healthy, Status::accessible,
+             std::nullopt, "flaky")
+            .evidence("tcp connection_refused (re-test: ok)"));
+  }
+  {
+    Obs obs(Kind::stun, "stun.example.org");
+    obs.system("A", {k_good}).direct_ep(k_good).stun_fail("generic_timeout_error").retest("stun");
+    obs.control_query("A", {k_good}).control_ep(k_good).not_tested("UDP is not carried over a proxy path");
+    add(Case("a STUN request that timed out once and passed its re-test is accessible", obs, k_healthy,
+             Status::accessible, std::nullopt, "flaky")
+            .evidence("stun generic_timeout_error (re-test: ok)"));
+  }
+  {
+    Obs obs = https_target();
     obs.system("A", {k_good}).direct_ep(k_good).tcp_ok().tls_ok().http(200, "Example Chat", 90000);
     obs.control_query("A", {k_good}).control_ep(k_good).tcp_ok().tls_ok().http(403, "Just a moment...", 800);
     add(Case("an HTTPS challenge page on control is never compared", obs, k_healthy, Status::accessible, std::nullopt,
@@ -753,6 +785,57 @@ std::vector<Case> blocked_cases() {
   }
   {
     Obs obs = https_target();
+    obs.system("A", {k_good}).direct_ep(k_good).tcp_fail("generic_timeout_error");
+    control_works(obs);
+    add(Case("a TCP timeout without a re-test is not blocked", obs, k_healthy, Status::inconclusive, std::nullopt,
+             "not re-tested")
+            .evidence("tcp generic_timeout_error (not re-tested)"));
+  }
+  {
+    Obs obs = https_target();
+    obs.system("A", {k_good}).direct_ep(k_good).tcp_ok().tls_ok().http_fail("eof_error");
+    control_works(obs);
+    add(Case("a request failure without a re-test is not blocked", obs, k_healthy, Status::inconclusive,
+             std::nullopt, "not re-tested")
+            .evidence("http eof_error (not re-tested)"));
+  }
+  {
+    // The re-test belongs to the step that failed: one of another step proves nothing either way.
+    Obs obs = https_target();
+    obs.system("A", {k_good}).direct_ep(k_good).tcp_fail("generic_timeout_error").retest("tls");
+    control_works(obs);
+    add(Case("a passing re-test of another step does not make a failed step flaky", obs, k_healthy,
+             Status::inconclusive, std::nullopt, "not re-tested")
+            .evidence("tcp generic_timeout_error (not re-tested)"));
+  }
+  {
+    Obs obs = https_target();
+    obs.system("A", {k_good})
+        .direct_ep(k_good)
+        .tcp_ok()
+        .tls_fail("connection_reset")
+        .decoy_ok()
+        .retest("tcp", "generic_timeout_error");
+    control_works(obs);
+    add(Case("a failing re-test of another step does not confirm a failed step", obs, k_healthy,
+             Status::inconclusive, std::nullopt, "not re-tested")
+            .evidence("tls connection_reset (not re-tested)"));
+  }
+  {
+    // A re-test may fail differently (a reset, then a timeout): the step failed twice.
+    Obs obs = https_target();
+    obs.system("A", {k_good})
+        .direct_ep(k_good)
+        .tcp_ok()
+        .tls_fail("connection_reset")
+        .decoy_ok()
+        .retest("tls", "generic_timeout_error");
+    control_works(obs);
+    add(Case("a re-test that fails another way confirms the failure", obs, k_healthy, Status::blocked, "tls", "sni")
+            .evidence("tls connection_reset (re-test: generic_timeout_error)"));
+  }
+  {
+    Obs obs = https_target();
     obs.system("A", {k_good})
         .direct_ep(k_good)
         .tcp_ok()
@@ -1023,7 +1106,12 @@ TEST_CASE("verdicts follow DESIGN's rules and its traps", "[verdict]") {
       }
       CHECK(verdict.evidence.size() <= 8);
       if (verdict.status == Status::blocked) {
-        CHECK(verdict.methods.front() == *verdict.method);
+        // Checked before they are read: a wrong verdict fails its own row, never the whole table.
+        CHECK(verdict.method.has_value());
+        CHECK_FALSE(verdict.methods.empty());
+        if (verdict.method && !verdict.methods.empty()) {
+          CHECK(verdict.methods.front() == *verdict.method);
+        }
       } else {
         CHECK_FALSE(verdict.method);
         CHECK(verdict.methods.empty());
