@@ -393,3 +393,20 @@ TEST_CASE("a report over its size limit loses the bulk of its largest results fi
   CHECK(bare["results"][1]["paths"]["direct"]["endpoints"].empty());
   CHECK(bare["results"][1]["verdict"].is_null());
 }
+
+TEST_CASE("the public address a STUN server saw is scrubbed wherever another server echoes it", "[hostile][scrub]") {
+  NetFixture fixture;
+  // stun_mapped says the request came from 203.0.113.77 (the volunteer's NAT, as a real STUN server
+  // would see it); /mapped-echo is a "what is my IP" page that prints that address back.
+  const auto hostile = run_probe_on({url("stun", fixture.port("stun_mapped")),
+                                     url("http", fixture.port("http"), "/mapped-echo")},
+                                    {"--resolver", "127.0.0.1:9"});
+  const std::string text = hostile.report.dump();
+  CHECK(text.find("203.0.113.77") == std::string::npos);
+  const json& stun = direct_endpoint(hostile.report, ":" + std::to_string(fixture.port("stun_mapped")));
+  CHECK(stun["stun"]["failure"].is_null());  // the binding worked: its answer is where the address came from
+  const json& http = direct_endpoint(hostile.report, "/mapped-echo")["http"];
+  CHECK(http["status"] == 200);
+  CHECK(header_value(http, "X-Client-Address") == "[scrubbed]");
+  CHECK(http["title"] == "Your address is [scrubbed]");
+}

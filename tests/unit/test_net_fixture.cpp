@@ -232,6 +232,7 @@ TEST_CASE("net fixture reports a port for every behaviour and writes its CA", "[
   CHECK(fixture.port("stun") != 0);
   CHECK(fixture.port("stun_wrong_id") != 0);
   CHECK(fixture.port("stun_silent") != 0);
+  CHECK(fixture.port("stun_mapped") != 0);
   CHECK_THROWS(fixture.port("no_such_behaviour"));
 
   const auto subject = run_command({"openssl", "x509", "-in", fixture.ca_file(), "-noout", "-subject"});
@@ -373,6 +374,11 @@ TEST_CASE("net fixture routes HTTP requests by path", "[fixture]") {
   CHECK(contains(result.out, "\r\nX-Bad: \xff\xfe\xc3\x28\r\n"));
   CHECK(contains(result.out, "<title>Bad \xff\xfe title</title>"));
 
+  result = curl_http(fixture, "http", "/mapped-echo", {"--include"});
+  CHECK(result.exit_code == 0);
+  CHECK(contains(result.out, "\r\nX-Client-Address: 203.0.113.77\r\n"));
+  CHECK(contains(result.out, "<title>Your address is 203.0.113.77</title>"));
+
   result = curl_http(fixture, "http", "/endless", {"--head"});
   CHECK(result.exit_code == 0);
   CHECK(result.out.starts_with("HTTP/1.1 200 OK\r\n"));
@@ -433,6 +439,18 @@ TEST_CASE("net fixture answers, garbles and ignores STUN binding requests", "[fi
 
   client.send(fixture.port("stun_silent"), request);
   CHECK(!client.receive());
+
+  // stun_mapped: a success whose XOR-MAPPED-ADDRESS (the one attribute, at byte 20: type, length,
+  // a zero, family, port, address) is 203.0.113.77, whoever asked.
+  client.send(fixture.port("stun_mapped"), request);
+  reply = client.receive();
+  REQUIRE(reply);
+  REQUIRE(reply->size() == 32);
+  CHECK(transaction_id(*reply) == transaction_id(request));
+  const std::uint8_t cookie[4] = {0x21, 0x12, 0xA4, 0x42};
+  const std::vector<int> address = {(*reply)[28] ^ cookie[0], (*reply)[29] ^ cookie[1], (*reply)[30] ^ cookie[2],
+                                    (*reply)[31] ^ cookie[3]};
+  CHECK(address == std::vector<int>{203, 0, 113, 77});
 }
 
 namespace {

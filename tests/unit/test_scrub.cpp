@@ -1,6 +1,12 @@
 #include <catch2/catch.hpp>
 
+#include <sched.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -8,6 +14,7 @@
 
 #include "core/digest.hpp"
 #include "report/scrub.hpp"
+#include "support/skip.hpp"
 
 using probe::Scrubber;
 
@@ -105,4 +112,84 @@ TEST_CASE("scrub: loopback addresses are never scrubbed (names resolve to them l
   scrubber.add_address("not an address");
   CHECK(scrubber.addresses().empty());
   CHECK(scrubber.text("uptime.signal.org -> 127.0.0.1") == "uptime.signal.org -> 127.0.0.1");
+}
+
+namespace {
+
+// What a child in a network namespace of its own, with two addresses on a veth, finds: the
+// addresses `ip` lists there and those Scrubber::for_this_machine() collects, as JSON.
+// Exit 90: the namespace could not be made.
+std::string addresses_in_a_fresh_namespace() {
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    ::close(fds[0]);
+    if (::unshare(CLONE_NEWNET) != 0 ||
+        std::system("ip link set lo up && ip link add sv0 type veth peer name sv1 && "
+                    "ip addr add 192.0.2.77/24 dev sv0 && ip -6 addr add 2001:db8::77/64 dev sv0 nodad && "
+                    "ip link set sv0 up && ip link set sv1 up") != 0) {
+      ::_exit(90);
+    }
+    nlohmann::json found = {{"listed", nlohmann::json::array()}, {"collected", nlohmann::json::array()}};
+    if (FILE* ip = ::popen("ip -j addr show", "r")) {
+      std::string text;
+      char buffer[4096];
+      for (std::size_t n; (n = std::fread(buffer, 1, sizeof buffer, ip)) > 0;) {
+        text.append(buffer, n);
+      }
+      ::pclose(ip);
+      for (const auto& link : nlohmann::json::parse(text)) {
+        for (const auto& info : link.value("addr_info", nlohmann::json::array())) {
+          found["listed"].push_back(info.at("local"));
+        }
+      }
+    }
+    const Scrubber machine = Scrubber::for_this_machine();
+    for (const std::string& address : machine.addresses()) {
+      found["collected"].push_back(address);
+    }
+    const std::string out = found.dump();
+    const bool written = ::write(fds[1], out.data(), out.size()) == static_cast<ssize_t>(out.size());
+    ::_exit(written ? 0 : 91);
+  }
+  ::close(fds[1]);
+  std::string out;
+  char buffer[4096];
+  for (ssize_t n; (n = ::read(fds[0], buffer, sizeof buffer)) > 0;) {
+    out.append(buffer, static_cast<std::size_t>(n));
+  }
+  ::close(fds[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return code == 0 ? out : std::to_string(code);
+}
+
+}  // namespace
+
+TEST_CASE("scrub: every address of every interface of the machine is collected, loopback aside", "[scrub]") {
+  if (::geteuid() != 0) {
+    PROBE_SKIP("a network namespace of the test's own needs root");
+  }
+  const std::string found = addresses_in_a_fresh_namespace();
+  if (found == "90") {
+    PROBE_SKIP("cannot make a network namespace with a veth here");
+  }
+  INFO(found);
+  const nlohmann::json parsed = nlohmann::json::parse(found);
+  const auto collected = parsed.at("collected").get<std::set<std::string>>();
+  const auto listed = parsed.at("listed").get<std::set<std::string>>();
+  CHECK(collected.count("192.0.2.77") == 1);
+  CHECK(collected.count("2001:db8::77") == 1);
+  CHECK(collected.count("127.0.0.1") == 0);
+  CHECK(collected.count("::1") == 0);
+  CHECK(listed.count("192.0.2.77") == 1);  // the namespace is what the test made
+  for (const std::string& address : listed) {
+    if (address != "127.0.0.1" && address != "::1") {
+      INFO(address << " is on an interface");
+      CHECK(collected.count(address) == 1);  // the link-local fe80:: of each veth too
+    }
+  }
 }
