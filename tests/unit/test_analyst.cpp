@@ -231,6 +231,61 @@ TEST_CASE("summary denominator: blocked 2, inconclusive 1, accessible 2 is 50%, 
   }
 }
 
+TEST_CASE("summary blocked percent is blocked over blocked and accessible: down, anomaly, inconclusive and "
+          "unjudged runs are left out", "[analyst][summary]") {
+  TempDir dir;
+  // Eight runs of chat.signal.org, one of each status and three blocked: 3 of 4 is 75%, where the
+  // formulas one might write by mistake give other numbers (over all runs 37.5%, over runs with a
+  // verdict 42.9%, with down or with inconclusive in the denominator 60%, anomaly counted as
+  // blocked 80%).
+  const std::vector<std::string> statuses = {"accessible", "blocked", "down",        "blocked",
+                                             "anomaly",    "blocked", "inconclusive", ""};
+  const json base = fixture("02-sni-reset.json");
+  for (std::size_t i = 0; i < statuses.size(); ++i) {
+    json report = base;
+    report["run_id"] = std::string(31, '0') + std::to_string(i);
+    report["started_at"] = "2026-11-29T02:0" + std::to_string(i) + ":00Z";
+    report["finished_at"] = "2026-11-29T02:0" + std::to_string(i) + ":30Z";
+    for (auto& result : report["results"]) {
+      if (result["host"] != "chat.signal.org") {
+        continue;
+      }
+      if (statuses[i].empty()) {
+        result["verdict"] = nullptr;  // unjudged: the run ended before its verdict
+      } else {
+        result["verdict"]["status"] = statuses[i];
+        result["verdict"]["method"] = statuses[i] == "blocked" ? json("tls") : json();
+      }
+    }
+    dir.write("run-" + std::to_string(i) + ".json", report.dump());
+  }
+  for (const std::string& source : {std::string("json"), std::string("index")}) {
+    if (source == "index") {
+      REQUIRE(run_probe({"history", "rebuild", "--out", dir.path().string()}).exit_code == 0);
+    }
+    INFO(source);
+    const auto result = run_probe({"summary", dir.path().string(), "--since", "2026-01-01", "--format", "greatfire"});
+    REQUIRE(result.exit_code == 0);
+    bool seen = false;
+    for (const auto& entry : json::parse(result.out)) {
+      if (entry["host"] != "chat.signal.org") {
+        continue;
+      }
+      seen = true;
+      CHECK(entry["runs"] == 8);
+      CHECK(entry["blocked"] == 3);
+      CHECK(entry["accessible"] == 1);
+      CHECK(entry["down"] == 1);
+      CHECK(entry["anomaly"] == 1);
+      CHECK(entry["inconclusive"] == 1);
+      CHECK(entry["unjudged"] == 1);
+      CHECK(entry["blocked_percent"] == 75.0);
+      CHECK(entry["verdict"] == "blocked");  // the latest blocked-or-accessible run, the sixth
+    }
+    CHECK(seen);
+  }
+}
+
 TEST_CASE("summary filters (--since, --app), --by, and the csv and table formats", "[analyst][summary]") {
   // 04-mixed started at 01:15:53: --since after it leaves only 05-open.
   auto result = run_probe({"summary", k_fixtures.string(), "--since", "2026-11-29T01:15:54Z", "--format", "greatfire"});
