@@ -48,7 +48,8 @@ fail() {
   echo "  FAIL: $*"; failures=$((failures + 1))
   FAILED+=("${sc:-?}/${CTL:-?}: $(echo "$*" | head -c 300 | head -1)")
 }
-ok() { echo "  ok: $*"; }
+passed=0
+ok() { echo "  ok: $*"; passed=$((passed + 1)); }
 
 # check JQ_FILTER DESCRIPTION: the filter prints one line per offending item (empty = pass)
 check() {
@@ -661,6 +662,8 @@ CONTROL_KINDS=(socks http iface)
 declare -A CONTROL_URL=([socks]=socks5h://10.77.0.10:1080 [http]=http://10.77.0.11:8888 [iface]=iface:vpn0)
 CTL=socks SC_ARGS=() CONTROL_DEAD=0 EXTRA_TARGETS=0 SC_SERIAL=0
 if [[ $# -gt 0 ]]; then scenarios=("$@"); else mapfile -t scenarios < <("$LAB" list | awk '{print $1}'); fi
+# Nothing to run proves nothing: an empty list (a broken `scripts/lab list`) is a failure, not a pass.
+[[ ${#scenarios[@]} -gt 0 ]] || { echo "FAIL: no scenarios to run (scripts/lab list gave none)"; exit 1; }
 for sc in "${scenarios[@]}"; do
   declare -F "expect_${sc//-/_}" >/dev/null || { fail "scenario $sc has no expectations in this test"; continue; }
   run_scenario "$sc"
@@ -670,7 +673,8 @@ echo "== final state"
 check_root_state "after the final down"
 
 elapsed=$(since "$start")
-if [[ $failures -eq 0 ]]; then echo "PASS: ${#scenarios[@]} scenarios, $elapsed s"; exit 0; fi
+[[ $passed -gt 0 ]] || fail "no check ran"
+if [[ $failures -eq 0 ]]; then echo "PASS: ${#scenarios[@]} scenarios, $passed checks, $elapsed s"; exit 0; fi
 echo "FAIL: $failures checks failed, $elapsed s:"
 printf '  %s\n' "${FAILED[@]}"
 exit 1
