@@ -196,7 +196,8 @@ TEST_CASE("the schema rejects reports that break the contract, each for the rule
   for (std::size_t i = 0; i < mutations.size(); ++i) {
     json copy = good;
     mutations[i].apply(copy);
-    REQUIRE(copy != good);
+    const bool changed = copy != good;  // not in the assertion: a reporter would print both documents
+    REQUIRE(changed);
     files.push_back(
         dir.write("bad-" + std::to_string(i) + ".json", copy.dump(1, ' ', false, json::error_handler_t::replace)).string());
   }
