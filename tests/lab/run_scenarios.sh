@@ -17,6 +17,10 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 LAB=$ROOT/scripts/lab
 PROBE=${PROBE:-$ROOT/build/probe}
+# The probe's step timeout in every run (seconds). Three runs go at once; a sanitizer build is some
+# times slower, and on two cores its TLS handshakes took over 2 s now and then (a decoy handshake
+# timed out where the lab serves it): tests/CMakeLists.txt gives that build more.
+LAB_TIMEOUT=${PROBE_LAB_TIMEOUT:-2}
 TARGETS=$ROOT/targets
 NS=(plab-client plab-censor plab-vpn plab-net)
 CLIENT_ADDR=10.77.1.2
@@ -597,11 +601,11 @@ run_scenario() {
     if declare -F "before_run_${sc//-/_}" >/dev/null; then "before_run_${sc//-/_}"; fi
     control_args=()
     if [[ $CTL != none ]]; then
-      control_args=(--control "${CONTROL_URL_NOW[$CTL]}" --control-resolver 10.77.0.53 --control-timeout 2)
+      control_args=(--control "${CONTROL_URL_NOW[$CTL]}" --control-resolver 10.77.0.53 --control-timeout "$LAB_TIMEOUT")
     fi
     run_t0[$CTL]=$(date +%s.%N)
     "$LAB" exec "$PROBE" run --targets "$TARGETS" "${PROBE_EXTRA[@]}" --allow-bogon 10.77.0.0/16 \
-      --ca-file "$STATE/ca.pem" "${SC_ARGS[@]}" --timeout 2 "${control_args[@]}" \
+      --ca-file "$STATE/ca.pem" "${SC_ARGS[@]}" --timeout "$LAB_TIMEOUT" "${control_args[@]}" \
       --out "$tmp/out-$sc-$CTL" >"$tmp/probe-$sc-$CTL.log" 2>&1 &
     run_pid[$CTL]=$!
     if [[ $SC_SERIAL == 1 ]]; then
