@@ -47,6 +47,7 @@ struct RunOptions {
   int tries = 2;
   std::size_t concurrency = 256;
   std::optional<std::size_t> tls_threads;
+  std::size_t resolver_inflight = k_default_resolver_inflight;
   std::vector<std::string> resolvers;
   std::string resolv_conf;
   bool no_system_resolver = false;
@@ -270,6 +271,7 @@ int run(const RunOptions& options) {
       fit_descriptor_limit(options.concurrency, options.control_concurrency * settings.controls.size());
   settings.per_address = options.per_address;
   settings.transfer_threads = options.tls_threads.value_or(TransferWorkers::default_threads());
+  settings.resolver_inflight = options.resolver_inflight;
   settings.injection_probes = parse_each(options.injection_probes, "--injection-probe", &parse_resolver);
   std::vector<PathInfo> paths = describe_paths(settings.controls);
   const LoadedTargets loaded = load_targets(with_default_targets(options.selection));
@@ -303,6 +305,7 @@ int run(const RunOptions& options) {
                     {"tries", settings.tries},
                     {"concurrency", settings.concurrency},
                     {"tls_threads", settings.transfer_threads},
+                    {"resolver_inflight", settings.resolver_inflight},
                     {"resolvers", resolver_labels},
                     {"allow_bogon", options.allow_bogon},
                     {"ca_files", ca_file_names(options.ca_files)},
@@ -418,6 +421,11 @@ void add_run_command(CLI::App& app, std::vector<Command>& commands) {
                       "Threads for the TLS and HTTP steps besides the main loop (default: one per core, at "
                       "most 4; 0: one thread in all)")
       ->check(CLI::Range(std::size_t{0}, std::size_t{16}));
+  run_app->add_option("--resolver-inflight", options->resolver_inflight,
+                      "DNS queries in flight to one server at most, backing off on loss, whatever "
+                      "--concurrency says (a home router's dnsmasq forwards 150 at once)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1000}))
+      ->capture_default_str();
   run_app->add_option("--resolver", options->resolvers,
                       "Also ask this DNS server, ADDR[:PORT] or [V6]:PORT; repeatable");
   run_app->add_option("--resolv-conf", options->resolv_conf,

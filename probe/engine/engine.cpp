@@ -199,6 +199,16 @@ public:
   }
 
 private:
+  // Every resolver is paced: a burst of queries to one server never goes past what it (a home
+  // router's dnsmasq) and the socket's receive buffer take, whatever --concurrency says.
+  // A server silent for an eighth of the step timeout after the first query is not held to the
+  // window (dead or blocked: nothing comes back to overflow), so a dead resolver still costs one
+  // timeout, not one per window of queries. Working servers answer in milliseconds.
+  std::unique_ptr<Resolver> paced(std::unique_ptr<Resolver> resolver, int timeout_ms) {
+    return std::make_unique<PacedResolver>(m_loop, std::move(resolver), m_settings.resolver_inflight,
+                                           Millis(std::max(timeout_ms / 8, 1)), m_run_start);
+  }
+
   void add_direct_path() {
     PathSpec spec;
     spec.name = "direct";
@@ -210,14 +220,16 @@ private:
     dns.timeout_ms = m_settings.timeout_ms;
     dns.tries = m_settings.tries;
     for (const ResolverSpec& resolver : m_settings.resolvers) {
-      path->resolvers.push_back(std::make_unique<DnsResolver>(m_loop, resolver, dns, m_bogons, m_run_start));
+      path->resolvers.push_back(
+          paced(std::make_unique<DnsResolver>(m_loop, resolver, dns, m_bogons, m_run_start), dns.timeout_ms));
     }
     DnsSettings probe_dns = dns;
     probe_dns.tries = 1;  // silence is the expected answer: waiting once is enough
     for (ResolverSpec resolver : m_settings.injection_probes) {
       resolver.injection = true;
       resolver.system = false;
-      path->resolvers.push_back(std::make_unique<DnsResolver>(m_loop, resolver, probe_dns, m_bogons, m_run_start));
+      path->resolvers.push_back(
+          paced(std::make_unique<DnsResolver>(m_loop, resolver, probe_dns, m_bogons, m_run_start), dns.timeout_ms));
     }
     m_paths.push_back(std::move(path));
   }
@@ -256,16 +268,19 @@ private:
         server.address = control.doh_address;
       }
       server.ca_bundle = m_ca_bundle ? m_ca_bundle->path() : std::string();
-      path->resolvers.push_back(std::make_unique<DohResolver>(m_loop, m_curl, server, dns, m_bogons, m_run_start));
+      path->resolvers.push_back(
+          paced(std::make_unique<DohResolver>(m_loop, m_curl, server, dns, m_bogons, m_run_start), dns.timeout_ms));
     } else {
       for (ResolverSpec resolver : control.resolvers) {
         resolver.system = false;
         if (spec.kind == PathKind::interface) {
           resolver.bind_device = spec.interface;
-          path->resolvers.push_back(std::make_unique<DnsResolver>(m_loop, resolver, dns, m_bogons, m_run_start));
+          path->resolvers.push_back(
+              paced(std::make_unique<DnsResolver>(m_loop, resolver, dns, m_bogons, m_run_start), dns.timeout_ms));
         } else {
-          path->resolvers.push_back(std::make_unique<StreamResolver>(m_loop, path->connector, resolver, dns,
-                                                                     m_bogons, m_run_start, "tcp:"));
+          path->resolvers.push_back(paced(std::make_unique<StreamResolver>(m_loop, path->connector, resolver, dns,
+                                                                           m_bogons, m_run_start, "tcp:"),
+                                                        dns.timeout_ms));
         }
       }
     }

@@ -7,6 +7,7 @@
 
 #include "core/target.hpp"
 #include "dns/bogon.hpp"
+#include "dns/paced_resolver.hpp"
 #include "dns/resolver.hpp"
 #include "net/event_loop.hpp"
 #include "path/path.hpp"
@@ -51,6 +52,8 @@ struct RunSettings {
   std::size_t per_address = 16;        // connections at once to one address, per path
   std::vector<ResolverSpec> injection_probes;  // addresses that run no DNS server (see ResolverSpec)
   std::size_t retest_concurrency = 16;  // the follow-up phase's re-tests run gently
+  // Queries in flight to one DNS server at most, whatever `concurrency` says (dns/paced_resolver.hpp).
+  std::size_t resolver_inflight = k_default_resolver_inflight;
   std::string decoy_sni = "www.example.com";  // the unrelated name of the decoy handshake
   // Called from the loop each time a target's first phase is over: (targets done, targets).
   std::function<void(std::size_t, std::size_t)> on_progress;

@@ -128,6 +128,32 @@ TEST_CASE("500 names against a silent server finish in one timeout, on one threa
   CHECK(last_start - first_start < 2000.0);
 }
 
+TEST_CASE("a burst of 1000 names at --concurrency 1000 is paced per resolver and every name is answered",
+          "[run][pacing]") {
+  MockDns server;
+  TempDir dir;
+  std::vector<std::string> hosts;
+  for (int i = 0; i < 1000; ++i) {
+    hosts.push_back("n" + std::to_string(i) + ".burst.test");
+  }
+  const auto list = dir.write("test.json", dns_list(hosts));
+  const std::string out = (dir.path() / "reports").string();
+  const auto result = run_probe({"run", "--targets", list.string(), "--out", out, "--no-system-resolver", "--resolver",
+                                 server.address(), "--timeout", "5", "--tries", "1", "--concurrency", "1000",
+                                 "--resolver-inflight", "8", "-q"});
+  REQUIRE(result.exit_code == 0);
+  const json report = json::parse(read_file(only_report(out)));
+  CHECK(report["options"]["resolver_inflight"] == 8);
+  REQUIRE(report["results"].size() == 1000);
+  std::size_t answered = 0;
+  for (const auto& target : report["results"]) {
+    for (const auto& query : target["paths"]["direct"]["queries"]) {
+      answered += query["failure"].is_null() ? 1 : 0;
+    }
+  }
+  CHECK(answered == 2000);  // A and AAAA of every name
+}
+
 TEST_CASE("probe run with no network at all: every query failed, every target inconclusive with one reason",
           "[run][netns]") {
   if (geteuid() != 0) {
@@ -183,6 +209,12 @@ TEST_CASE("run refuses bad options with exit 64, a missing input with 66, an unu
   CHECK(result.exit_code == 64);
   result = run_probe({"run", "--cc", "zz"});
   CHECK(result.exit_code == 64);
+  for (const char* inflight : {"0", "1001", "nan", "-3", "8x"}) {
+    INFO("--resolver-inflight " << inflight);
+    result = run_probe({"run", "--resolver-inflight", inflight, "--resolver", "127.0.0.1:9", "--no-system-resolver"});
+    CHECK(result.exit_code == 64);
+    CHECK(result.err.find("--resolver-inflight") != std::string::npos);
+  }
   result = run_probe({"run", "--no-system-resolver"});
   CHECK(result.exit_code == 64);
   result = run_probe({"run", "--resolv-conf", (dir.path() / "missing.conf").string()});
