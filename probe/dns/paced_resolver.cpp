@@ -14,28 +14,33 @@ struct PacedResolver::State {
     std::uint16_t type = 0;
     bool bogon_expected = false;
     Callback callback;
+    int attempt = 0;                   // tries sent before this one
+    std::optional<double> first_t0;    // the first try's start, when this is a later try
   };
 
   EventLoop* loop = nullptr;
   Resolver* inner = nullptr;
-  Millis silence{0};
+  Millis silence{0};   // see the class comment
+  Millis recovery{0};  // the window grows by one at most this often (the timeout of a try)
+  MonoTime last_change{};
   std::optional<EventLoop::TimerId> silence_timer;
   bool answered_ever = false;
   bool open = false;  // the server has answered nothing: no window (see the class comment)
   std::size_t max_window = k_default_resolver_inflight;
-  double window = 0;
+  int tries = 1;
+  std::size_t window = 0;
   std::size_t in_flight = 0;
   std::deque<Waiting> waiting;
   std::uint64_t next_sequence = 0;
-  std::uint64_t halved_before = 0;  // timeouts of queries sent before this one do not halve again
-  bool answered_since_halving = false;
+  std::uint64_t round_start = 0;  // queries sent from here on are in the latest round of loss
+  bool answered_since_loss = false;
   bool pumping = false;
   bool closing = false;
 
   // The back-off's floor: k_min_resolver_inflight, or the maximum when that is lower.
   std::size_t floor() const { return std::min(k_min_resolver_inflight, max_window); }
   std::size_t room() const {
-    return open ? waiting.size() + in_flight : std::max(static_cast<std::size_t>(window), floor());
+    return open ? waiting.size() + in_flight : std::max(window, floor());
   }
 
   void stop_silence_timer() {
@@ -45,7 +50,8 @@ struct PacedResolver::State {
     }
   }
 
-  void on_result(std::uint64_t sequence, const DnsQuery& query) {
+  // `at_send`: the queries in flight, this one included, when it was sent.
+  void on_result(std::uint64_t sequence, std::size_t at_send, const DnsQuery& query) {
     --in_flight;
     const bool lost = query.failure && query.failure->code == Failure::generic_timeout_error;
     if (query.rcode) {
@@ -55,13 +61,28 @@ struct PacedResolver::State {
     } else if (lost && !answered_ever) {
       open = true;
     }
+    const MonoTime now = EventLoop::now();
     if (!lost) {
-      answered_since_halving = true;
-      window = std::min(static_cast<double>(max_window), window + 1.0 / std::max(window, 1.0));
-    } else if (sequence >= halved_before && answered_since_halving) {
-      window = std::max(static_cast<double>(floor()), window / 2.0);
-      halved_before = next_sequence;
-      answered_since_halving = false;
+      answered_since_loss = true;
+      // One more at a time, at most once per timeout: a loss is seen only a timeout after it
+      // happened, and a window that grew meanwhile would overrun the server many times over.
+      if (window < max_window && now - last_change >= recovery) {
+        ++window;
+        last_change = now;
+      }
+    } else if (answered_since_loss || sequence < round_start) {
+      // Loss while the server answers others. The first loss of a round halves the window; every
+      // loss also caps it below the number in flight when the lost query was sent (a forwarder
+      // that holds 16 loses the 17th of a burst: the window becomes 16, not half of 64).
+      std::size_t next = window;
+      if (sequence >= round_start) {
+        next = window / 2;
+        round_start = next_sequence;
+      }
+      next = std::min(next, at_send > 1 ? at_send - 1 : std::size_t{1});
+      window = std::max(next, floor());
+      last_change = now;
+      answered_since_loss = false;
     }
   }
 
@@ -87,18 +108,37 @@ struct PacedResolver::State {
       waiting.pop_front();
       ++in_flight;
       const std::uint64_t sequence = next_sequence++;
+      const std::size_t at_send = in_flight;
       std::weak_ptr<State> weak = self;
-      inner->query(next.name, next.type, next.bogon_expected,
-                   [weak, sequence, callback = std::move(next.callback)](DnsQuery query) {
-                     const std::shared_ptr<State> state = weak.lock();
-                     if (state && !state->closing) {
-                       state->on_result(sequence, query);
-                     }
-                     callback(std::move(query));
-                     if (state) {
-                       state->pump(state);
-                     }
-                   });
+      const std::string name = next.name;
+      const std::uint16_t type = next.type;
+      const bool bogon_expected = next.bogon_expected;
+      inner->query(name, type, bogon_expected, [weak, sequence, at_send, next = std::move(next)](DnsQuery query) mutable {
+        const std::shared_ptr<State> state = weak.lock();
+        const bool lost = query.failure && query.failure->code == Failure::generic_timeout_error;
+        if (state && !state->closing) {
+          state->on_result(sequence, at_send, query);
+          if (lost && next.attempt + 1 < state->tries) {
+            // Lost: it goes again first, under the window the loss just narrowed.
+            if (!next.first_t0) {
+              next.first_t0 = query.t0_ms;
+            }
+            ++next.attempt;
+            state->waiting.push_front(std::move(next));
+            state->pump(state);
+            return;
+          }
+        }
+        if (next.first_t0) {
+          // One observation for all its tries, as a resolver that retries itself gives.
+          query.duration_ms = query.t0_ms + query.duration_ms - *next.first_t0;
+          query.t0_ms = *next.first_t0;
+        }
+        next.callback(std::move(query));
+        if (state) {
+          state->pump(state);
+        }
+      });
     }
     if (waiting.empty() && in_flight == 0) {
       stop_silence_timer();  // nothing left to wait for: the timer must not keep the loop running
@@ -108,13 +148,16 @@ struct PacedResolver::State {
 };
 
 PacedResolver::PacedResolver(EventLoop& loop, std::unique_ptr<Resolver> inner, std::size_t max_in_flight,
-                             Millis silence, MonoTime run_start)
+                             Millis timeout, MonoTime run_start, int tries)
     : m_state(std::make_shared<State>()), m_inner(std::move(inner)), m_run_start(run_start) {
   m_state->loop = &loop;
-  m_state->silence = silence;
+  m_state->tries = std::max(tries, 1);
+  m_state->silence = std::max(timeout / 8, Millis(1));
+  m_state->recovery = timeout;
+  m_state->last_change = EventLoop::now();
   m_state->inner = m_inner.get();
   m_state->max_window = std::max<std::size_t>(max_in_flight, 1);
-  m_state->window = static_cast<double>(m_state->max_window);
+  m_state->window = m_state->max_window;
 }
 
 PacedResolver::~PacedResolver() {
@@ -127,7 +170,8 @@ PacedResolver::~PacedResolver() {
     DnsQuery out;
     out.resolver = m_inner->label();
     out.type = type_name(query.type);
-    out.t0_ms = now_ms;
+    out.t0_ms = query.first_t0.value_or(now_ms);
+    out.duration_ms = now_ms - out.t0_ms;
     out.failure = FailureInfo{Failure::interrupted, ""};
     query.callback(std::move(out));
   }
@@ -135,7 +179,7 @@ PacedResolver::~PacedResolver() {
 }
 
 void PacedResolver::query(const std::string& name, std::uint16_t type, bool bogon_expected, Callback callback) {
-  m_state->waiting.push_back({name, type, bogon_expected, std::move(callback)});
+  m_state->waiting.push_back({name, type, bogon_expected, std::move(callback), 0, std::nullopt});
   m_state->pump(m_state);
 }
 

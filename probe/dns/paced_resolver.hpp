@@ -19,17 +19,27 @@ inline constexpr std::size_t k_min_resolver_inflight = 4;
 
 // Paces the queries of one resolver, whatever the run's --concurrency: at most a window of them
 // in flight, the rest queued in order. The window starts at `max_in_flight` and backs off on loss
-// as TCP does (AIMD): a timeout halves it, once per round of queries (a timeout of a query sent
-// before the last halving does not halve it again), and each answer widens it by 1/window, back
-// up to the maximum. A timeout counts as loss only while the server answers others (it answered
-// one since the window was last set). A server that has answered nothing `silence` after the
-// first query was sent (or whose queries time out before any answer) is dead or blocked: the
-// window opens for it, since nothing comes back to overflow, and holding queries back would
-// stretch the run past one timeout; its first answer closes the window again.
+// (a try that timed out while the server answers others): the first loss of a round halves it,
+// and every loss caps it below the number that were in flight when the lost query was sent,
+// down to k_min_resolver_inflight. It grows back by one per `timeout` at most (with answers in
+// between): a loss shows only a timeout after it happened, so a window that grew faster (as
+// TCP's does, whose losses show within a round trip) would overrun the server many times before
+// the first loss was seen.
+//
+// With `tries` above 1 the pacer owns the retries (give the inner resolver one try): a lost query
+// goes again at the head of the queue, under the narrowed window. A resolver that retries by
+// itself would resend a whole burst's losses at once, past the window, and lose them again. The
+// query's observation then spans all its tries (t0 of the first, duration to the last's end).
+//
+// A server that has answered nothing an eighth of `timeout` after the first query was sent (or
+// whose queries time out before any answer) is dead or blocked: the window opens for it, since
+// nothing comes back to overflow, and holding queries back would stretch the run past one
+// timeout per try; its first answer closes the window again.
 class PacedResolver : public Resolver {
 public:
-  PacedResolver(EventLoop& loop, std::unique_ptr<Resolver> inner, std::size_t max_in_flight, Millis silence,
-                MonoTime run_start);
+  // `timeout`: of one try of the inner resolver.
+  PacedResolver(EventLoop& loop, std::unique_ptr<Resolver> inner, std::size_t max_in_flight, Millis timeout,
+                MonoTime run_start, int tries = 1);
   ~PacedResolver() override;
   PacedResolver(const PacedResolver&) = delete;
   PacedResolver& operator=(const PacedResolver&) = delete;

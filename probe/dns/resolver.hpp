@@ -49,7 +49,8 @@ inline constexpr std::size_t k_max_dns_cnames = 16;
 inline constexpr std::size_t k_max_raw_reply = 4096;
 
 struct DnsSettings {
-  int timeout_ms = 5000;  // per try; c-ares doubles it on later tries
+  int timeout_ms = 5000;  // per try; c-ares doubles it on its own later tries (the engine gives UDP servers one
+                          // try and has dns/paced_resolver.hpp retry them)
   int tries = 2;
   std::size_t raw_cap = k_max_raw_reply;  // raw replies longer than this are stored cut, and say so
 };

@@ -203,10 +203,16 @@ private:
   // router's dnsmasq) and the socket's receive buffer take, whatever --concurrency says.
   // A server silent for an eighth of the step timeout after the first query is not held to the
   // window (dead or blocked: nothing comes back to overflow), so a dead resolver still costs one
-  // timeout, not one per window of queries. Working servers answer in milliseconds.
-  std::unique_ptr<Resolver> paced(std::unique_ptr<Resolver> resolver, int timeout_ms) {
+  // timeout per try, not one per window of queries. Working servers answer in milliseconds.
+  // `tries` > 1: the pacer retries lost queries itself, under its window (UDP servers, whose
+  // resolver is then given one try).
+  std::unique_ptr<Resolver> paced(std::unique_ptr<Resolver> resolver, int timeout_ms, int tries = 1) {
     return std::make_unique<PacedResolver>(m_loop, std::move(resolver), m_settings.resolver_inflight,
-                                           Millis(std::max(timeout_ms / 8, 1)), m_run_start);
+                                           Millis(timeout_ms), m_run_start, tries);
+  }
+  static DnsSettings one_try(DnsSettings dns) {
+    dns.tries = 1;
+    return dns;
   }
 
   void add_direct_path() {
@@ -220,8 +226,8 @@ private:
     dns.timeout_ms = m_settings.timeout_ms;
     dns.tries = m_settings.tries;
     for (const ResolverSpec& resolver : m_settings.resolvers) {
-      path->resolvers.push_back(
-          paced(std::make_unique<DnsResolver>(m_loop, resolver, dns, m_bogons, m_run_start), dns.timeout_ms));
+      path->resolvers.push_back(paced(std::make_unique<DnsResolver>(m_loop, resolver, one_try(dns), m_bogons, m_run_start),
+                                      dns.timeout_ms, dns.tries));
     }
     DnsSettings probe_dns = dns;
     probe_dns.tries = 1;  // silence is the expected answer: waiting once is enough
@@ -275,8 +281,9 @@ private:
         resolver.system = false;
         if (spec.kind == PathKind::interface) {
           resolver.bind_device = spec.interface;
-          path->resolvers.push_back(
-              paced(std::make_unique<DnsResolver>(m_loop, resolver, dns, m_bogons, m_run_start), dns.timeout_ms));
+          path->resolvers.push_back(paced(
+              std::make_unique<DnsResolver>(m_loop, resolver, one_try(dns), m_bogons, m_run_start), dns.timeout_ms,
+              dns.tries));
         } else {
           path->resolvers.push_back(paced(std::make_unique<StreamResolver>(m_loop, path->connector, resolver, dns,
                                                                            m_bogons, m_run_start, "tcp:"),
