@@ -110,6 +110,10 @@ json tls_json(const TlsObservation& tls) {
   out["verify_error"] = optional_json(tls.verify_error);
   out["chain"] = chain;
   out["root"] = optional_json(tls.root);
+  if (tls.bytes_received) {
+    out["bytes_received"] = *tls.bytes_received;
+    out["bytes_sent"] = tls.bytes_sent.value_or(0);
+  }
   return out;
 }
 
@@ -129,6 +133,13 @@ json http_json(const HttpObservation& http) {
   out["body_truncated"] = http.body_truncated;
   out["bytes"] = http.bytes;
   out["location"] = optional_json(http.location);
+  if (http.body_stop) {
+    out["body_stop"] = *http.body_stop;
+  }
+  if (http.bytes_received) {
+    out["bytes_received"] = *http.bytes_received;
+    out["bytes_sent"] = http.bytes_sent.value_or(0);
+  }
   return out;
 }
 

@@ -76,6 +76,10 @@ struct TlsObservation : StepTiming {
   std::optional<std::string> alpn;
   bool verified = false;
   std::optional<std::string> verify_error;
+  // The connection's bytes on the wire (TCP payload, TLS records included), on the step that
+  // ended it: here for a handshake-only step (tls targets, the decoy), on `http` otherwise.
+  std::optional<std::uint64_t> bytes_received;
+  std::optional<std::uint64_t> bytes_sent;
   std::vector<CertificateInfo> chain;
   std::optional<std::string> root;  // subject of the trust anchor the chain ended at
 };
@@ -88,7 +92,13 @@ struct HttpObservation : StepTiming {
   std::uint64_t body_length = 0;
   std::optional<std::string> body_sha256;
   bool body_truncated = false;
+  // Why the body read ended (once the head arrived): "complete" (the server's end), "window" (an
+  // HTTPS page read as far as its title, on purpose), "cap" (the body cap), "timeout", "error"
+  // (the connection broke).
+  std::optional<std::string> body_stop;
   std::uint64_t bytes = 0;
+  std::optional<std::uint64_t> bytes_received;  // the connection's, on the wire (see TlsObservation)
+  std::optional<std::uint64_t> bytes_sent;
   std::optional<std::string> location;  // a redirect's target: recorded, never followed
 };
 

@@ -5,11 +5,15 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <memory>
+#include <string_view>
+
+#include "net/wire_bytes.hpp"
 
 namespace probe {
 
@@ -71,6 +75,9 @@ struct Transfer {
   std::string body_head;  // the first bytes of the body, where a <title> would be
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> body_hash{EVP_MD_CTX_new(), &EVP_MD_CTX_free};
   bool body_truncated = false;
+  std::optional<std::string> body_stop;  // set when we stopped the read: "window" or "cap"
+  curl_socket_t socket = CURL_SOCKET_BAD;
+  std::optional<WireBytes> wire;  // counted when curl closed the socket
 
   ~Transfer() {
     curl_slist_free_all(connect_to);
@@ -230,6 +237,14 @@ std::size_t on_header(char* data, std::size_t size, std::size_t count, void* use
   return length;
 }
 
+// The end of a <title> element, in any case: what an HTTPS body is read for.
+bool contains_title_end(const std::string& html) {
+  static constexpr std::string_view k_end = "</title";
+  return std::search(html.begin(), html.end(), k_end.begin(), k_end.end(), [](char a, char b) {
+           return std::tolower(static_cast<unsigned char>(a)) == b;
+         }) != html.end();
+}
+
 std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user) {
   auto* transfer = static_cast<Transfer*>(user);
   const std::size_t length = size * count;
@@ -243,8 +258,37 @@ std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user)
   }
   if (take < length) {
     transfer->body_truncated = true;  // stopping here makes curl end with CURLE_WRITE_ERROR
+    transfer->body_stop = "cap";
+    return take;
+  }
+  if (transfer->request.kind == Kind::https && transfer->request.https_body_window > 0) {
+    const std::size_t window = std::min(transfer->request.https_body_window, k_title_window);
+    curl_off_t announced = -1;  // Content-Length, when the server gave one
+    curl_easy_getinfo(transfer->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &announced);
+    const bool whole = announced >= 0 && transfer->http.body_length >= static_cast<std::uint64_t>(announced);
+    if (!whole && (contains_title_end(transfer->body_head) || transfer->http.body_length >= window)) {
+      transfer->body_truncated = true;
+      transfer->body_stop = "window";
+      return take == 0 ? 1 : 0;  // anything but `length` ends the transfer (CURLE_WRITE_ERROR)
+    }
   }
   return take;
+}
+
+// Counts the connection's bytes as curl lets it go (it never reuses one: FORBID_REUSE).
+int on_close_socket(void* user, curl_socket_t socket) {
+  auto* transfer = static_cast<Transfer*>(user);
+  if (socket == transfer->socket) {
+    transfer->wire = wire_bytes(socket);
+  }
+  return ::close(socket);
+}
+
+int on_socket_options(void* user, curl_socket_t socket, curlsocktype purpose) {
+  if (purpose == CURLSOCKTYPE_IPCXN) {
+    static_cast<Transfer*>(user)->socket = socket;
+  }
+  return CURL_SOCKOPT_OK;
 }
 
 }  // namespace
@@ -460,6 +504,10 @@ void start_transfer(CurlMulti& multi, const TransferRequest& request, MonoTime r
   curl_easy_setopt(easy, CURLOPT_HEADERDATA, transfer.get());
   curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &on_body);
   curl_easy_setopt(easy, CURLOPT_WRITEDATA, transfer.get());
+  curl_easy_setopt(easy, CURLOPT_SOCKOPTFUNCTION, &on_socket_options);
+  curl_easy_setopt(easy, CURLOPT_SOCKOPTDATA, transfer.get());
+  curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, &on_close_socket);
+  curl_easy_setopt(easy, CURLOPT_CLOSESOCKETDATA, transfer.get());
   if (request.kind != Kind::http) {
     // One CA file, parsed once per run and cached by curl; no CApath (it would defeat the cache
     // and bring in /etc/ssl/certs, where a middlebox's root may have been added).
@@ -507,6 +555,15 @@ void start_transfer(CurlMulti& multi, const TransferRequest& request, MonoTime r
     curl_easy_getinfo(handle, CURLINFO_APPCONNECT_TIME_T, &appconnect_us);
     const double elapsed_ms = ms_between(owned->started, finished);
 
+    // Still open (a handshake-only transfer keeps its connection until cleanup): counted now.
+    std::optional<WireBytes> wire = owned->wire;
+    if (!wire) {
+      curl_socket_t active = CURL_SOCKET_BAD;
+      if (curl_easy_getinfo(handle, CURLINFO_ACTIVESOCKET, &active) == CURLE_OK && active == owned->socket) {
+        wire = wire_bytes(active);
+      }
+    }
+
     TransferResult result;
     double http_t0 = owned->t0_ms;
     if (kind != Kind::http) {
@@ -552,7 +609,23 @@ void start_transfer(CurlMulti& multi, const TransferRequest& request, MonoTime r
         http.title = extract_title(owned->body_head);
       }
       http.bytes = owned->header_bytes + http.body_length;
+      if (owned->headers_complete) {
+        if (owned->body_stop) {
+          http.body_stop = owned->body_stop;
+        } else if (code == CURLE_OK) {
+          http.body_stop = "complete";
+        } else {
+          http.body_stop = code == CURLE_OPERATION_TIMEDOUT ? "timeout" : "error";
+        }
+      }
+      if (wire) {
+        http.bytes_received = wire->received;
+        http.bytes_sent = wire->sent;
+      }
       result.http = std::move(http);
+    } else if (result.tls && wire) {
+      result.tls->bytes_received = wire->received;
+      result.tls->bytes_sent = wire->sent;
     }
     auto callback = std::move(owned->done);
     owned.reset();  // closes the connection before anyone looks at the result

@@ -34,6 +34,12 @@ inline constexpr std::size_t k_max_name_text = 1024;  // subject, issuer and roo
 //   than any real title and enough to match a blockpage's.
 inline constexpr std::size_t k_max_body = std::size_t{1} << 20;
 inline constexpr std::size_t k_title_window = 64 * 1024;
+// - an HTTPS body is compared with nothing (only plain HTTP's is, against control's): it is read
+//   as far as its </title>, or this far at most, and the read stops there (body_stop "window"). A
+//   page's head is in its first few KiB; with the handshake (a few KiB of certificates) and the
+//   decoy's, a target-path then moves well under 64 KiB, and a slow link is not filled by pages
+//   nobody looks at.
+inline constexpr std::size_t k_https_body_window = 16 * 1024;
 inline constexpr std::size_t k_max_title = 256;
 
 // The TLS and HTTP steps of one endpoint: one curl transfer pinned to `address` with
@@ -52,6 +58,7 @@ struct TransferRequest {
   std::string ca_bundle;    // CA file for verification; empty keeps curl's default (never in a run)
   std::string user_agent;
   std::size_t body_cap = k_max_body;  // bytes of body read before stopping (recorded as truncated)
+  std::size_t https_body_window = k_https_body_window;  // https: stop after </title> or this many bytes
   std::size_t header_cap = k_max_headers;  // headers kept
   std::size_t header_value_cap = k_max_header_value;
   std::size_t header_bytes_cap = k_max_header_bytes;

@@ -136,7 +136,14 @@ TEST_CASE("a good HTTPS endpoint: TLS details, root, status, title, digest", "[s
   CHECK(result.http->body_length == page.size());
   CHECK(result.http->body_sha256 == sha256_hex(page));
   CHECK_FALSE(result.http->body_truncated);
+  CHECK(result.http->body_stop == "complete");  // its title is in it, but so is its end
   CHECK(result.http->bytes > result.http->body_length);
+  // On the wire: the head and body in TLS records, the certificates; the request out.
+  REQUIRE(result.http->bytes_received);
+  CHECK(*result.http->bytes_received > result.http->bytes + 500);
+  REQUIRE(result.http->bytes_sent);
+  CHECK(*result.http->bytes_sent > 100);
+  CHECK_FALSE(result.tls->bytes_received);  // the connection's counts are on the step that ended it
   CHECK(result.http->t0_ms >= result.tls->t0_ms + result.tls->duration_ms - 0.001);
 }
 
@@ -147,6 +154,9 @@ TEST_CASE("a tls target stops after the handshake", "[steps]") {
   CHECK(failure_of(*result.tls) == "none");
   CHECK(result.tls->verified);
   CHECK_FALSE(result.http);
+  REQUIRE(result.tls->bytes_received);  // the handshake's own bytes
+  CHECK(*result.tls->bytes_received > 500);
+  CHECK(result.tls->bytes_sent.value_or(0) > 100);
 }
 
 TEST_CASE("plain HTTP, redirects recorded and not followed, any status is a response", "[steps]") {
@@ -167,11 +177,25 @@ TEST_CASE("hostile bodies and headers: capped, truncated, never a crash", "[step
   NetFixture fixture;
   TransferRequest endless = request_for(fixture, "https", Kind::https, "/endless");
   endless.body_cap = 65536;
+  endless.https_body_window = 0;  // read as plain HTTP is, up to the cap
   TransferResult result = transfer(endless);
   REQUIRE(result.http);
   CHECK(failure_of(*result.http) == "none");
   CHECK(result.http->body_truncated);
   CHECK(result.http->body_length == 65536);
+  CHECK(result.http->body_stop == "cap");
+
+  // An HTTPS page is read as far as its title, or the window: not to the cap.
+  result = transfer(request_for(fixture, "https", Kind::https, "/endless"));
+  REQUIRE(result.http);
+  CHECK(failure_of(*result.http) == "none");
+  CHECK(result.http->body_truncated);
+  CHECK(result.http->body_stop == "window");
+  CHECK(result.http->body_length == k_https_body_window);
+  REQUIRE(result.http->bytes_received);
+  // What arrived before the read stopped (loopback fills the socket's buffer at once): far from
+  // the megabyte the cap would have read.
+  CHECK(*result.http->bytes_received < k_max_body / 2);
 
   TransferRequest drip = request_for(fixture, "http", Kind::http, "/drip");
   drip.total_timeout = Millis(1000);
@@ -181,6 +205,7 @@ TEST_CASE("hostile bodies and headers: capped, truncated, never a crash", "[step
   CHECK(result.http->status == 200);
   CHECK(result.http->body_truncated);
   CHECK(result.http->body_length < 50);
+  CHECK(result.http->body_stop == "timeout");
 
   // 100,000 headers: this curl refuses a response head over 300 KiB. The server answered, so it is
   // not an eof or a reset; the failure says what curl said, and nothing is kept beyond the caps.
