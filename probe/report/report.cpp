@@ -165,6 +165,9 @@ json endpoint_json(const EndpointObservation& endpoint) {
     json retest;
     add_timing(retest, *endpoint.retest);
     retest["step"] = endpoint.retest->step;
+    if (endpoint.retest->budget_ms) {
+      retest["budget_ms"] = *endpoint.retest->budget_ms;
+    }
     out["retest"] = retest;
   }
   if (endpoint.tcp) {

@@ -106,6 +106,10 @@ struct HttpObservation : StepTiming {
 // concurrency: flaky networks are not censors, so a failure that does not repeat is not blocking.
 struct RetestObservation : StepTiming {
   std::string step;  // "tcp", "tls", "http" or "stun": the step that failed the first time
+  // The time it was given: the step's timeout, or twice what the slowest control path took to get
+  // through the same step at the same address, whichever is longer (for http, of the whole
+  // transfer). A slow direct path is not judged by a shorter clock than control's.
+  std::optional<double> budget_ms;
 };
 
 struct EndpointObservation {

@@ -311,3 +311,32 @@ TEST_CASE("the engine reports each target's end once, for the progress line", "[
     CHECK(calls[k] == std::make_pair(k + 1, targets.size()));
   }
 }
+
+TEST_CASE("a direct transfer that timed out where control, given longer, got through is re-tested with twice "
+          "control's time: slow is not blocked",
+          "[engine][control][retest]") {
+  NetFixture fixture;
+  ProxyFixture proxies;
+  RunSettings settings = loopback_settings(fixture);
+  settings.timeout_ms = 1000;  // direct: the transfer may take 3 s, and /late-head answers after 4 s
+  ControlSettings control = proxy_control("control", PathKind::socks5h, proxies.port("socks_ok"));
+  control.timeout_ms = 2000;  // control: 6 s
+  settings.controls = {control};
+  Target target = loopback_target(Kind::http, fixture.port("http"));
+  target.path = "/late-head";
+  const Measurement measured = measure_paths({target}, settings, EventLoop::now());
+  const auto& direct = measured.results[0].paths.at("direct").endpoints.at(0);
+  const auto& through_control = measured.results[0].paths.at("control").endpoints.at(0);
+  REQUIRE(through_control.http);
+  CHECK(failure_of(through_control.http) == "ok");
+  CHECK(through_control.http->duration_ms >= 4000);
+  REQUIRE(direct.http);
+  CHECK(failure_of(direct.http) == "generic_timeout_error");
+  // The re-test had at least twice control's time, not direct's own 3 s: it got the page.
+  REQUIRE(direct.retest);
+  CHECK(direct.retest->step == "http");
+  CHECK_FALSE(direct.retest->failure);
+  REQUIRE(direct.retest->budget_ms);
+  CHECK(*direct.retest->budget_ms >= 2 * through_control.http->duration_ms);
+  CHECK(direct.retest->duration_ms >= 4000);
+}
