@@ -286,7 +286,13 @@ int on_close_socket(void* user, curl_socket_t socket) {
 
 int on_socket_options(void* user, curl_socket_t socket, curlsocktype purpose) {
   if (purpose == CURLSOCKTYPE_IPCXN) {
-    static_cast<Transfer*>(user)->socket = socket;
+    auto* transfer = static_cast<Transfer*>(user);
+    transfer->socket = socket;
+    if (transfer->request.kind == Kind::https && transfer->request.https_body_window > 0 && !transfer->request.decoy) {
+      // Before connect, so the window the server is offered is small from the first segment.
+      const int size = k_https_receive_buffer;
+      ::setsockopt(socket, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+    }
   }
   return CURL_SOCKOPT_OK;
 }

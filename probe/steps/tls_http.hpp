@@ -40,6 +40,10 @@ inline constexpr std::size_t k_title_window = 64 * 1024;
 //   decoy's, a target-path then moves well under 64 KiB, and a slow link is not filled by pages
 //   nobody looks at.
 inline constexpr std::size_t k_https_body_window = 16 * 1024;
+// - and its socket's receive buffer is kept small (the kernel doubles it for its own accounting),
+//   so the server cannot push far past the window before the read stops: what it sent beyond is
+//   on the wire all the same, and on a slow link it queues ahead of every other step.
+inline constexpr int k_https_receive_buffer = 16 * 1024;
 inline constexpr std::size_t k_max_title = 256;
 
 // The TLS and HTTP steps of one endpoint: one curl transfer pinned to `address` with

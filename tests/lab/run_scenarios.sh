@@ -206,7 +206,7 @@ check_verdicts() {
 }
 
 expect_open() {
-  common_checks ""; check_no_http_blockpage
+  common_checks ""; check_no_http_blockpage; check_window_reads
   if [[ $WRONG == 1 ]]; then
     # A deliberately wrong expectation (ctest lab_wrong_expectation, WILL_FAIL): proves these
     # checks can fail.
@@ -373,6 +373,14 @@ expect_http_blockpage() {
 # The censor shapes what it sends to the client: slower, but everything works. (One run at a
 # time: the shaper's queue is sized for one run of the shipped lists.)
 setup_throttled() { SC_SERIAL=1; }
+# HTTPS pages are read whole when small, else as far as their title (the window), and a
+# connection moves under 64 KiB on the wire.
+check_window_reads() {
+  check "$JQ_DEFS"'eps | select(.kind == "https" and .e.http != null and .e.http.status != null) |
+      select((.e.http.body_stop | IN("window", "complete") | not) or .e.http.bytes_received >= 65536) |
+      "\(.e.address) body_stop \(.e.http.body_stop) bytes_received \(.e.http.bytes_received)"' \
+    "https pages read whole or to their title (under 64 KiB received)"
+}
 expect_throttled() {
   local qd sent over dropped slowest
   common_checks ""

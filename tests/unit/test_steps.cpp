@@ -193,9 +193,9 @@ TEST_CASE("hostile bodies and headers: capped, truncated, never a crash", "[step
   CHECK(result.http->body_stop == "window");
   CHECK(result.http->body_length == k_https_body_window);
   REQUIRE(result.http->bytes_received);
-  // What arrived before the read stopped (loopback fills the socket's buffer at once): far from
-  // the megabyte the cap would have read.
-  CHECK(*result.http->bytes_received < k_max_body / 2);
+  // What arrived before the read stopped: the window, and what the small receive buffer let the
+  // server push past it (with a default buffer, 128 KiB arrived on loopback).
+  CHECK(*result.http->bytes_received < 64 * 1024);
 
   TransferRequest drip = request_for(fixture, "http", Kind::http, "/drip");
   drip.total_timeout = Millis(1000);
