@@ -39,7 +39,7 @@ ok() { echo "  ok: $*"; }
 check() { # JQ_FILTER DESCRIPTION [REPORT]: the filter prints one line per offending item
   local out
   out=$(jq -r "$1" "${3:-$report}") || { fail "$2 (jq error)"; return; }
-  if [[ -z "$out" ]]; then ok "$2"; else fail "$2:"; echo "$out" | head -20 | sed 's/^/      /'; fi
+  if [[ -z "$out" ]]; then ok "$2"; else fail "$2:"; sed -n '1,20s/^/      /p' <<< "$out"; fi
 }
 expect() { # DESCRIPTION COMMAND...: passes when the command succeeds
   local what=$1; shift
@@ -54,7 +54,7 @@ probe_run() {
   code=0
   "$LAB" exec "$PROBE" run --allow-bogon 10.77.0.0/16 --ca-file "$STATE/ca.pem" --timeout 2 \
     --control-timeout 2 --control-resolver 10.77.0.53 --out "$tmp/$name" "$@" >"$out" 2>"$err" || code=$?
-  report=$(find "$tmp/$name" -name '*.json' | head -1)
+  report=$(find "$tmp/$name" -name '*.json' | sed -n 1p)
 }
 
 JQ_DEFS='

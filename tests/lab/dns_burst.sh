@@ -53,7 +53,7 @@ run() {
     --concurrency 1000 --control "socks5h://$PLAB_SOCKS" --control-resolver "$PLAB_TRUE_DNS" --control-timeout 2 \
     --out "$tmp/$name" -q "$@" >"$tmp/$name.log" 2>&1 || {
     echo "  FAIL: $name: probe exited $?"; tail -5 "$tmp/$name.log"; return 1; }
-  local report; report=$(find "$tmp/$name" -name '*.json' | head -1)
+  local report; report=$(find "$tmp/$name" -name '*.json' | sed -n 1p)
   jq -r '[.results[].verdict.status] | group_by(.) | map("\(.[0]) \(length)") | join(", ")' "$report" > "$tmp/$name.verdicts"
   jq -r '[.results[].paths.direct.queries[]] | "\(map(select(.rcode == "NOERROR")) | length) \(map(select(.failure == "generic_timeout_error")) | length) \(length)"' "$report"
   echo "  $name: $(since "$t0") s" >&2

@@ -34,7 +34,7 @@ ok() { echo "  ok: $*"; }
 check() { # JQ_FILTER DESCRIPTION: the filter prints one line per offending item
   local out
   out=$(jq -r "$1" "$report") || { fail "$2 (jq error)"; return; }
-  if [[ -z "$out" ]]; then ok "$2"; else fail "$2:"; echo "$out" | head -20 | sed 's/^/      /'; fi
+  if [[ -z "$out" ]]; then ok "$2"; else fail "$2:"; sed -n '1,20s/^/      /p' <<< "$out"; fi
 }
 expect() { local what=$1; shift; if "$@"; then ok "$what"; else fail "$what"; fi; }
 valid() { python3 "$ROOT/tests/schema/validate.py" "$ROOT/reports/schema.json" "$@" >/dev/null; }
@@ -51,7 +51,7 @@ start_run() {
     --out "$out" >"$tmp/$name.log" 2>&1 &
   pid=$!
   for k in $(seq 1 200); do
-    log=$(find "$out" -name '*.jsonl' | head -1)
+    log=$(find "$out" -name '*.jsonl' | sed -n 1p)
     if [[ -n "$log" ]] && (( $(wc -l < "$log") >= 11 )); then return 0; fi
     sleep 0.05
   done
@@ -69,7 +69,7 @@ if start_run term; then
   signal_run TERM
   code=0; wait "$pid" || code=$?
   expect "exit 143 (got $code)" test "$code" = 143
-  report=$(find "$out" -name '*.json' | head -1)
+  report=$(find "$out" -name '*.json' | sed -n 1p)
   expect "a report was written" test -n "$report"
   expect "the log is gone (the report replaces it)" test -z "$(find "$out" -name '*.jsonl')"
   if [[ -n "$report" ]]; then
@@ -100,7 +100,7 @@ echo "== SIGKILL mid-run, then probe recover"
 if start_run kill; then
   signal_run KILL
   wait "$pid" 2>/dev/null || true
-  log=$(find "$out" -name '*.jsonl' | head -1)
+  log=$(find "$out" -name '*.jsonl' | sed -n 1p)
   expect "the log is left" test -n "$log"
   expect "no report" test -z "$(find "$out" -name '*.json')"
   if [[ -n "$log" ]]; then

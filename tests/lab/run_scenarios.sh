@@ -50,7 +50,11 @@ since() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; 
 FAILED=()  # "scenario/kind: check" of each failure, repeated at the end (CI shows the log's tail)
 fail() {
   echo "  FAIL: $*"; failures=$((failures + 1))
-  FAILED+=("${sc:-?}/${CTL:-?}: $(echo "$*" | head -c 300 | head -1)")
+  # Its first line, cut at 300 characters, without a pipeline: a reader that stops early ends the
+  # writer with SIGPIPE, which pipefail and set -e turn into the script's exit (141).
+  local first=$*
+  first=${first%%$'\n'*}
+  FAILED+=("${sc:-?}/${CTL:-?}: ${first:0:300}")
 }
 passed=0
 ok() { echo "  ok: $*"; passed=$((passed + 1)); }
@@ -59,11 +63,11 @@ ok() { echo "  ok: $*"; passed=$((passed + 1)); }
 check() {
   local out
   out=$(jq -r "$1" "$report") || { fail "$2 (jq error)"; return; }
-  if [[ -z "$out" ]]; then ok "$2"; else fail "$2:"; echo "$out" | head -20 | sed 's/^/      /'; fi
+  if [[ -z "$out" ]]; then ok "$2"; else fail "$2:"; sed -n '1,20s/^/      /p' <<< "$out"; fi
 }
 # check_lines OUTPUT DESCRIPTION: same for a shell check's output
 check_lines() {
-  if [[ -z "$1" ]]; then ok "$2"; else fail "$2:"; echo "$1" | head -20 | sed 's/^/      /'; fi
+  if [[ -z "$1" ]]; then ok "$2"; else fail "$2:"; sed -n '1,20s/^/      /p' <<< "$1"; fi
 }
 
 # The processes, namespaces and files of the lab; after `down` none may remain.
@@ -128,7 +132,7 @@ n_http=$(jq -s '[.[].targets[] | select(.kind == "http")] | length' "${target_fi
 PROBE_EXTRA=()
 if [[ $n_http == 0 ]]; then
   http_host=$(jq -r '.targets[] | select(.kind == "https" and (.bogon_expected // false | not)) | .host' \
-    "${target_files[0]}" | head -1)
+    "${target_files[0]}" | sed -n 1p)
   [[ -n "$http_host" ]] || { echo "FAIL: no https host in ${target_files[0]} to build an http:// URL"; exit 1; }
   PROBE_EXTRA=(--url "http://$http_host/")
   n_targets=$((n_targets + 1)); n_http=1
@@ -387,8 +391,8 @@ expect_throttled() {
   check_no_http_blockpage
   qd=$(ip netns exec plab-censor tc -s qdisc show dev cl0)
   sent=$(echo "$qd" | awk '$1 == "Sent" {print $2; exit}')
-  over=$(echo "$qd" | sed -n 's/.*overlimits \([0-9]*\).*/\1/p' | head -1)
-  dropped=$(echo "$qd" | sed -n 's/.*dropped \([0-9]*\).*/\1/p' | head -1)
+  over=$(echo "$qd" | sed -n 's/.*overlimits \([0-9]*\).*/\1/p' | sed -n 1p)
+  dropped=$(echo "$qd" | sed -n 's/.*dropped \([0-9]*\).*/\1/p' | sed -n 1p)
   check_lines "$(echo "$qd" | grep -q '^qdisc tbf ' || echo "no tbf qdisc on the censor's cl0: $qd")" \
     "tc tbf installed on the censor's cl0"
   slowest=$(jq '[.results[].paths.direct.endpoints[]?.tls.duration_ms // empty] | max | round' "$report")
@@ -633,7 +637,7 @@ run_scenario() {
       fail "probe run over $CTL exited ${run_code[$CTL]}"; sed 's/^/      /' "$tmp/probe-$sc-$CTL.log"
       continue
     fi
-    report=$(find "$tmp/out-$sc-$CTL" -name '*.json' | head -1)
+    report=$(find "$tmp/out-$sc-$CTL" -name '*.json' | sed -n 1p)
     if [[ -z "$report" ]]; then fail "no report written"; continue; fi
     ok "probe ($(awk '{printf "%.1f", $2 - $1}' "$tmp/time-$sc-$CTL") s): $(grep -m1 ' targets, ' "$tmp/probe-$sc-$CTL.log" | sed 's/^probe: info: //')"
     if [[ $CONTROL_DEAD == 0 && $CTL != none ]]; then
