@@ -539,7 +539,7 @@ private:
       for (std::size_t index = 0; index < endpoints.size(); ++index) {
         const auto step = failed_step(endpoints[index]);
         if (!step || endpoints[index].not_tested || is_interrupted(endpoints[index]) ||
-            !works_over_control(i, endpoints[index].address, *step)) {
+            !slowest_control_success_ms(i, endpoints[index].address, *step)) {
           continue;
         }
         m_retest_wanted[{i, index}] = *step;
@@ -554,37 +554,22 @@ private:
     }
   }
 
-  // Whether some control path got through `step` at `address`: only then can the direct failure
-  // become "blocked", so only then is it worth a re-test. (A run without controls, or a target
-  // down everywhere, re-tests nothing and stays bounded by one timeout.)
-  bool works_over_control(std::size_t i, const std::string& address, const std::string& step) const {
+  // How long the slowest control path that got through `step` at `address` took (for http, from
+  // the TLS handshake's start to the response's end); nullopt when none got through.
+  // Only a step that worked over control can make the direct failure "blocked", so only then is
+  // it worth a re-test (a run without controls, or a target down everywhere, re-tests nothing and
+  // stays bounded by one timeout); the re-test then gets at least twice that time, so a direct
+  // path that is slow, not blocked, is not judged by a shorter clock than control's.
+  std::optional<double> slowest_control_success_ms(std::size_t i, const std::string& address,
+                                                   const std::string& step) const {
+    std::optional<double> slowest;
     for (std::size_t p = 1; p < m_paths.size(); ++p) {
       for (const auto& endpoint : m_results[i].paths.at(m_paths[p]->spec.name).endpoints) {
         if (endpoint.address != address) {
           continue;
         }
         const auto ok = [](const auto& observation) { return observation && !observation->failure; };
-        if ((step == "tcp" && ok(endpoint.tcp)) || (step == "tls" && ok(endpoint.tls)) ||
-            (step == "http" && ok(endpoint.http)) || (step == "stun" && ok(endpoint.stun))) {
-          return true;
-        }
-      }
-    }
-    return false;
-  }
-
-  // How long the slowest control path took to get through `step` at `address` (for http, from the
-  // TLS handshake's start to the response's end): a re-test gets at least twice that, so a direct
-  // path that is slow, not blocked, is not judged by a shorter clock than control's (0: none did).
-  double control_duration_ms(std::size_t i, const std::string& address, const std::string& step) const {
-    double longest = 0;
-    for (std::size_t p = 1; p < m_paths.size(); ++p) {
-      for (const auto& endpoint : m_results[i].paths.at(m_paths[p]->spec.name).endpoints) {
-        if (endpoint.address != address) {
-          continue;
-        }
-        const auto ok = [](const auto& observation) { return observation && !observation->failure; };
-        double took = 0;
+        std::optional<double> took;
         if (step == "tcp" && ok(endpoint.tcp)) {
           took = endpoint.tcp->duration_ms;
         } else if (step == "tls" && ok(endpoint.tls)) {
@@ -595,10 +580,12 @@ private:
         } else if (step == "stun" && ok(endpoint.stun)) {
           took = endpoint.stun->duration_ms;
         }
-        longest = std::max(longest, took);
+        if (took) {
+          slowest = std::max(slowest.value_or(0.0), *took);
+        }
       }
     }
-    return longest;
+    return slowest;
   }
 
   static bool is_interrupted(const EndpointObservation& endpoint) {
@@ -616,7 +603,7 @@ private:
   void retest(std::size_t i, std::size_t index, const std::string& step, std::function<void()> done) {
     const EndpointObservation& endpoint = endpoint_at(i, 0, index);
     // A fair budget: the step's timeout, or twice what control took, whichever is longer.
-    const double control_ms = control_duration_ms(i, endpoint.address, step);
+    const double control_ms = slowest_control_success_ms(i, endpoint.address, step).value_or(0.0);
     const Millis timeout(std::max<long>(m_paths[0]->timeout_ms, static_cast<long>(std::ceil(2 * control_ms))));
     const auto record = [this, i, index, step, done, timeout](const StepTiming& timing) {
       if (m_interrupted) {

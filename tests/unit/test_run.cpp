@@ -32,6 +32,16 @@ std::string dns_list(const std::vector<std::string>& hosts) {
   return json{{"app", "test"}, {"reviewed", "2026-11-28"}, {"targets", targets}}.dump();
 }
 
+// "PREFIX.n0SUFFIX" ... "PREFIX.n{count-1}SUFFIX": distinct names whose first label picks
+// mock_dns's behaviour.
+std::vector<std::string> numbered_hosts(const std::string& prefix, int count, const std::string& suffix) {
+  std::vector<std::string> hosts;
+  for (int i = 0; i < count; ++i) {
+    hosts.push_back(prefix + ".n" + std::to_string(i) + suffix);
+  }
+  return hosts;
+}
+
 }  // namespace
 
 TEST_CASE("probe run writes a valid report of DNS observations", "[run]") {
@@ -95,11 +105,7 @@ TEST_CASE("system resolvers come from resolv.conf, labelled as such", "[run]") {
 TEST_CASE("500 names against a silent server finish in one timeout, on one thread", "[run][concurrency]") {
   MockDns server;
   TempDir dir;
-  std::vector<std::string> hosts;
-  for (int i = 0; i < 500; ++i) {
-    hosts.push_back("silent.n" + std::to_string(i) + ".test");
-  }
-  const auto list = dir.write("test.json", dns_list(hosts));
+  const auto list = dir.write("test.json", dns_list(numbered_hosts("silent", 500, ".test")));
   const std::string out = (dir.path() / "reports").string();
   const std::vector<std::string> args = {PROBE_BINARY, "run", "--targets", list.string(), "--out", out,
                                          "--no-system-resolver", "--resolver", server.address(), "--timeout", "2",
@@ -135,11 +141,7 @@ namespace {
 std::size_t forwarder_burst_answered(const std::string& inflight, const std::string& tries) {
   MockDns server;
   TempDir dir;
-  std::vector<std::string> hosts;
-  for (int i = 0; i < 1000; ++i) {
-    hosts.push_back("forward.n" + std::to_string(i) + ".burst.test");
-  }
-  const auto list = dir.write("test.json", dns_list(hosts));
+  const auto list = dir.write("test.json", dns_list(numbered_hosts("forward", 1000, ".burst.test")));
   const std::string out = (dir.path() / "reports").string();
   const auto result = run_probe({"run", "--targets", list.string(), "--out", out, "--no-system-resolver", "--resolver",
                                  server.address(), "--timeout", "2", "--tries", tries, "--concurrency", "1000",
