@@ -24,15 +24,23 @@ nlohmann::json parse_report_text(const fs::path& path) {
 
 }  // namespace
 
+std::string readable_schema_versions() {
+  std::string out;
+  for (int version = k_oldest_report_schema_version; version <= k_report_schema_version; ++version) {
+    out += (out.empty() ? "" : version == k_report_schema_version ? " and " : ", ") + std::to_string(version);
+  }
+  return out;
+}
+
 void check_schema_version(const nlohmann::json& report, const std::string& where) {
   if (!report.is_object() || !report.contains("schema_version")) {
     throw UserError(exit_code::k_data_error, where + ": not a probe report (no schema_version)");
   }
   const nlohmann::json& version = report["schema_version"];
-  if (!version.is_number_integer() || version.get<long long>() != k_report_schema_version) {
+  if (!version.is_number_integer() || !readable_schema_version(version.get<long long>())) {
     throw UserError(exit_code::k_data_error, where + ": schema_version " + version.dump() +
                                                  " is not supported (this probe reads schema_version " +
-                                                 std::to_string(k_report_schema_version) + ")");
+                                                 readable_schema_versions() + ")");
   }
   if (!report.contains("results") || !report["results"].is_array()) {
     throw UserError(exit_code::k_data_error, where + ": no results array");

@@ -9,11 +9,20 @@
 #include <nlohmann/json.hpp>
 
 // Reading reports back for the analyst tools (diff, history, summary, export). They work on the
-// report's JSON as documented in reports/README.md: only schema_version 1 is understood, and a
-// report of any other version is refused rather than misread.
+// report's JSON as documented in reports/README.md: schema_versions 1 and 2 are understood (a
+// version-1 report reads as one with no verdict signatures and no path congestion), and a report
+// of any other version is refused rather than misread.
 namespace probe {
 
-inline constexpr int k_report_schema_version = 1;
+inline constexpr int k_oldest_report_schema_version = 1;
+inline constexpr int k_report_schema_version = 2;  // the newest, which `probe run` writes
+
+// Whether this probe reads reports of `version`.
+constexpr bool readable_schema_version(long long version) {
+  return version >= k_oldest_report_schema_version && version <= k_report_schema_version;
+}
+// "1 and 2": the versions this probe reads, for messages.
+std::string readable_schema_versions();
 
 // A report file and its parsed JSON. `file_name` is the name without the folder.
 struct LoadedReport {
@@ -27,7 +36,7 @@ struct LoadedReport {
 // message names the file and the version it holds).
 LoadedReport load_report(const std::filesystem::path& path);
 
-// Throws UserError 65, naming `where`, unless `report` is an object with schema_version 1.
+// Throws UserError 65, naming `where`, unless `report` is an object with a readable schema_version.
 void check_schema_version(const nlohmann::json& report, const std::string& where);
 
 // A file that may hold a report: given by name, or found in a given folder.

@@ -152,10 +152,10 @@ std::optional<ScannedReport> scan_report_rows(const std::string& text, const std
     }
     throw UserError(exit_code::k_data_error, where + ": not a probe report (no schema_version)");
   }
-  if (sax.schema_version != k_report_schema_version) {
+  if (!sax.schema_version || !readable_schema_version(*sax.schema_version)) {
     throw UserError(exit_code::k_data_error, where + ": schema_version " + sax.schema_version_text +
                                                  " is not supported (this probe reads schema_version " +
-                                                 std::to_string(k_report_schema_version) + ")");
+                                                 readable_schema_versions() + ")");
   }
   if (!sax.has_results) {
     throw UserError(exit_code::k_data_error, where + ": no results array");

@@ -211,7 +211,7 @@ private:
 std::vector<PathStatus> path_statuses(const std::vector<PathHealth>& paths) {
   std::vector<PathStatus> statuses;
   for (std::size_t k = 0; k < paths.size(); ++k) {
-    statuses.push_back(PathStatus{paths[k].name, k != 0, k != 0 && paths[k].healthy()});
+    statuses.push_back(PathStatus{paths[k].name, k != 0, k != 0 && paths[k].healthy(), paths[k].congested});
   }
   return statuses;
 }
@@ -338,6 +338,13 @@ int run(const RunOptions& options) {
     const PathHealth& health = measured.paths[k];
     PathInfo& info = paths[k];
     info.successes = health.successes;
+    info.steps = health.steps;
+    info.timeouts = health.timeouts;
+    info.congested = health.congested;
+    if (health.congested) {
+      spdlog::warn("path {} is congested: {} of its {} connection steps timed out; they were re-tested at low "
+                   "concurrency", info.name, health.timeouts, health.steps);
+    }
     if (k == 0) {
       continue;  // the direct path is what is measured, not a reference
     }

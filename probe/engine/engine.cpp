@@ -166,13 +166,21 @@ public:
       path->scheduler.pump();
     }
     m_loop.run();
-    // The follow-up phase, once every first attempt is in: each failing direct step that a control
-    // path got through once more, at low concurrency (a burst of failures can be congestion; a
-    // censor fails them again).
-    schedule_retests(m_interrupted);
-    if (!m_interrupted) {
-      m_retests.pump();
-      m_loop.run();
+    measure_congestion();
+    // The follow-up phase, once every first attempt is in, at low concurrency. First the control
+    // paths' timed-out steps where a control path is congested (so that what control got through
+    // is known before direct is judged by it); then each failing direct step that a control path
+    // got through, and every timed-out direct step if direct is congested. A burst of failures
+    // can be congestion; a censor fails them again.
+    if (std::any_of(m_paths.begin(), m_paths.end(), [](const auto& path) { return path->health.congested; })) {
+      m_retests.set_limit(m_settings.congested_retest_concurrency);
+    }
+    for (const bool control : {true, false}) {
+      schedule_retests(control, m_interrupted);
+      if (!m_interrupted) {
+        m_retests.pump();
+        m_loop.run();
+      }
     }
     if (m_interrupted) {
       mark_interrupted();
@@ -531,35 +539,141 @@ private:
     return std::nullopt;
   }
 
-  // Queues the re-tests (or, when `dry`, only lists them in m_retest_wanted: a run stopped before
-  // its follow-up phase marks them interrupted).
-  void schedule_retests(bool dry = false) {
-    for (std::size_t i = 0; i < m_results.size(); ++i) {
-      auto& endpoints = m_results[i].paths[m_paths[0]->spec.name].endpoints;
-      for (std::size_t index = 0; index < endpoints.size(); ++index) {
-        const auto step = failed_step(endpoints[index]);
-        if (!step || endpoints[index].not_tested || is_interrupted(endpoints[index]) ||
-            !slowest_control_success_ms(i, endpoints[index].address, *step)) {
+  // A path is congested when, over the first phase, at least k_congested_min_steps connection
+  // steps finished, a fifth or more of them timed out, and at least one got through (bytes still
+  // flow: a dead or fully blocked path is not congested, it is dead or blocked). A fifth: in a
+  // healthy run timeouts are the rare blocked or down target, while a shared slow link that a
+  // burst of transfers overruns times out a third or more of them (1 Mbit/s, 41 targets,
+  // --timeout 2: 28 of 41). Fewer than ten steps say too little to tell. Congestion lowers the
+  // re-tests' concurrency, and a target that fails everywhere but only by timeouts on congested
+  // paths is inconclusive, not down (verdict.cpp).
+  static constexpr std::size_t k_congested_min_steps = 10;
+  static constexpr std::size_t k_congested_fraction = 5;  // timeouts * 5 >= steps
+
+  void measure_congestion() {
+    for (auto& path : m_paths) {
+      std::size_t steps = 0;
+      std::size_t timeouts = 0;
+      std::size_t through = 0;
+      for (const auto& result : m_results) {
+        for (const auto& endpoint : result.paths.at(path->spec.name).endpoints) {
+          for (const StepTiming* step : steps_of(endpoint)) {
+            if (step->failure && step->failure->code == Failure::interrupted) {
+              continue;
+            }
+            ++steps;
+            timeouts += timed_out(step->failure) ? 1 : 0;
+            through += step->failure ? 0 : 1;
+          }
+        }
+      }
+      path->health.steps = steps;
+      path->health.timeouts = timeouts;
+      path->health.congested =
+          steps >= k_congested_min_steps && timeouts * k_congested_fraction >= steps && through > 0;
+    }
+  }
+
+  static std::vector<const StepTiming*> steps_of(const EndpointObservation& endpoint) {
+    std::vector<const StepTiming*> out;
+    if (endpoint.tcp) {
+      out.push_back(&*endpoint.tcp);
+    }
+    if (endpoint.tls) {
+      out.push_back(&*endpoint.tls);
+    }
+    if (endpoint.http) {
+      out.push_back(&*endpoint.http);
+    }
+    if (endpoint.stun) {
+      out.push_back(&*endpoint.stun);
+    }
+    return out;
+  }
+
+  static bool timed_out(const std::optional<FailureInfo>& failure) {
+    return failure && failure->code == Failure::generic_timeout_error;
+  }
+
+  static const StepTiming* step_named(const EndpointObservation& endpoint, const std::string& step) {
+    const auto get = [](const auto& observation) -> const StepTiming* {
+      return observation ? static_cast<const StepTiming*>(&*observation) : nullptr;
+    };
+    return step == "tcp" ? get(endpoint.tcp)
+           : step == "tls" ? get(endpoint.tls)
+           : step == "http" ? get(endpoint.http)
+                            : get(endpoint.stun);
+  }
+
+  // Whether target `i` failed on every path at the first attempt: no endpoint of the direct path
+  // or of a usable control path got through all its steps, and at least one control path could
+  // have (a run without one would judge it inconclusive whatever a re-test found).
+  bool fails_everywhere(std::size_t i) const {
+    bool any_control = false;
+    bool any_failure = false;
+    for (std::size_t p = 0; p < m_paths.size(); ++p) {
+      if (m_paths[p]->health.check_failure) {
+        continue;
+      }
+      any_control = any_control || p != 0;
+      for (const auto& endpoint : m_results[i].paths.at(m_paths[p]->spec.name).endpoints) {
+        if (endpoint.not_tested) {
           continue;
         }
-        m_retest_wanted[{i, index}] = *step;
-        if (dry) {
-          continue;
+        if (!failed_step(endpoint)) {
+          return false;
         }
-        m_retested.insert(i);
-        m_retests.add(endpoints[index].address, [this, i, index, step = *step](std::function<void()> done) {
-          retest(i, index, step, std::move(done));
-        });
+        any_failure = true;
+      }
+    }
+    return any_control && any_failure;
+  }
+
+  // Queues the re-tests of the control paths (`control`) or of direct (or, when `dry`, only lists
+  // them in m_retest_wanted: a run stopped before its follow-up phase marks them interrupted).
+  // Re-tested: on every path, each step that timed out where the target failed everywhere (a
+  // burst that overran the link times out working targets on every path; a target that is down
+  // times out again); on direct also each failing step that a control path got through (its
+  // first attempt or its re-test: control's run first).
+  void schedule_retests(bool control, bool dry) {
+    for (std::size_t p = control ? 1 : 0; p < (control ? m_paths.size() : 1); ++p) {
+      const PathRuntime& path = *m_paths[p];
+      if (path.health.check_failure) {
+        continue;  // a control path that failed its start-up check measured nothing
+      }
+      for (std::size_t i = 0; i < m_results.size(); ++i) {
+        auto& endpoints = m_results[i].paths[path.spec.name].endpoints;
+        for (std::size_t index = 0; index < endpoints.size(); ++index) {
+          const auto step = failed_step(endpoints[index]);
+          if (!step || endpoints[index].not_tested || is_interrupted(endpoints[index])) {
+            continue;
+          }
+          const StepTiming* failed = step_named(endpoints[index], *step);
+          const bool everywhere = failed != nullptr && timed_out(failed->failure) && fails_everywhere(i);
+          if (!everywhere && (p != 0 || !slowest_control_success_ms(i, endpoints[index].address, *step))) {
+            continue;
+          }
+          m_retest_wanted[{i, p, index}] = *step;
+          if (dry) {
+            continue;
+          }
+          m_retested.insert(i);
+          m_retests.add(endpoints[index].address, [this, i, p, index, step = *step](std::function<void()> done) {
+            retest(i, p, index, step, std::move(done));
+          });
+        }
       }
     }
   }
 
   // How long the slowest control path that got through `step` at `address` took (for http, from
-  // the TLS handshake's start to the response's end); nullopt when none got through.
+  // the TLS handshake's start to the response's end; a control re-test that got through counts
+  // with its own time); nullopt when none got through.
   // Only a step that worked over control can make the direct failure "blocked", so only then is
   // it worth a re-test (a run without controls, or a target down everywhere, re-tests nothing and
-  // stays bounded by one timeout); the re-test then gets at least twice that time, so a direct
-  // path that is slow, not blocked, is not judged by a shorter clock than control's.
+  // stays bounded by one timeout, unless direct is congested); the re-test then gets at least
+  // twice that time, so a direct path that is slow, not blocked, is not judged by a shorter clock
+  // than control's.
   std::optional<double> slowest_control_success_ms(std::size_t i, const std::string& address,
                                                    const std::string& step) const {
     std::optional<double> slowest;
@@ -579,6 +693,8 @@ private:
           took = endpoint.http->t0_ms + endpoint.http->duration_ms - start;
         } else if (step == "stun" && ok(endpoint.stun)) {
           took = endpoint.stun->duration_ms;
+        } else if (endpoint.retest && endpoint.retest->step == step && !endpoint.retest->failure) {
+          took = endpoint.retest->duration_ms;
         }
         if (took) {
           slowest = std::max(slowest.value_or(0.0), *took);
@@ -600,37 +716,39 @@ private:
     return false;
   }
 
-  void retest(std::size_t i, std::size_t index, const std::string& step, std::function<void()> done) {
-    const EndpointObservation& endpoint = endpoint_at(i, 0, index);
-    // A fair budget: the step's timeout, or twice what control took, whichever is longer.
-    const double control_ms = slowest_control_success_ms(i, endpoint.address, step).value_or(0.0);
-    const Millis timeout(std::max<long>(m_paths[0]->timeout_ms, static_cast<long>(std::ceil(2 * control_ms))));
-    const auto record = [this, i, index, step, done, timeout](const StepTiming& timing) {
+  void retest(std::size_t i, std::size_t p, std::size_t index, const std::string& step,
+              std::function<void()> done) {
+    const PathRuntime& path = *m_paths[p];
+    const EndpointObservation& endpoint = endpoint_at(i, p, index);
+    // A fair budget: the step's timeout, or (direct) twice what control took, whichever is longer.
+    const double control_ms = p == 0 ? slowest_control_success_ms(i, endpoint.address, step).value_or(0.0) : 0.0;
+    const Millis timeout(std::max<long>(path.timeout_ms, static_cast<long>(std::ceil(2 * control_ms))));
+    const auto record = [this, i, p, index, step, done, timeout](const StepTiming& timing) {
       if (m_interrupted) {
         return;
       }
-      m_retest_wanted.erase({i, index});
+      m_retest_wanted.erase({i, p, index});
       RetestObservation observation;
       observation.step = step;
       observation.failure = timing.failure;
       observation.t0_ms = timing.t0_ms;
       observation.duration_ms = timing.duration_ms;
       observation.budget_ms = static_cast<double>(timeout.count());
-      endpoint_at(i, 0, index).retest = std::move(observation);
+      endpoint_at(i, p, index).retest = std::move(observation);
       done();
     };
     if (step == "stun") {
       start_stun(m_loop, endpoint.address, endpoint.port, timeout, m_run_start,
-                 [record](StepTiming stun) { record(stun); }, "", m_settings.on_own_address);
+                 [record](StepTiming stun) { record(stun); }, path.bind_device, m_settings.on_own_address);
       return;
     }
     if (step == "tcp") {
-      start_tcp_connect(m_paths[0]->connector, endpoint.address, endpoint.port, timeout, m_run_start,
+      start_tcp_connect(path.connector, endpoint.address, endpoint.port, timeout, m_run_start,
                         [record](TcpObservation tcp) { record(tcp); });
       return;
     }
     // TLS: the handshake alone; HTTP: the whole transfer again. Whatever fails first is the answer.
-    TransferRequest request = transfer_request(i, 0, index);
+    TransferRequest request = transfer_request(i, p, index);
     if (step == "tls") {
       request.kind = Kind::tls;
     }
@@ -715,7 +833,8 @@ private:
       RetestObservation observation;
       observation.step = step;
       observation.failure = FailureInfo{Failure::interrupted, "the run was stopped before this re-test finished"};
-      endpoint_at(key.first, 0, key.second).retest = std::move(observation);
+      const auto& [i, p, index] = key;
+      endpoint_at(i, p, index).retest = std::move(observation);
     }
   }
 
@@ -777,7 +896,7 @@ private:
   std::vector<std::size_t> m_pending_steps = std::vector<std::size_t>(m_targets.size(), 0);
   std::size_t m_finished = 0;
   bool m_interrupted = false;  // stop_fd fired: callbacks record nothing more
-  std::map<std::pair<std::size_t, std::size_t>, std::string> m_retest_wanted;  // (target, endpoint) -> step
+  std::map<std::tuple<std::size_t, std::size_t, std::size_t>, std::string> m_retest_wanted;  // (target, path, endpoint) -> step
   std::set<std::size_t> m_retested;  // targets with a re-test, handed on again once it is in
 };
 

@@ -39,6 +39,12 @@ struct PathHealth {
   std::optional<FailureInfo> check_failure;  // what the check found wrong
   std::string check_detail;                  // for the log: why (never credentials)
   std::size_t successes = 0;                 // DNS answers and steps that succeeded over the path
+  // The first phase's connection steps (tcp, tls, http, stun) that finished, and those of them
+  // that timed out. `congested`: a fifth or more timed out while others got through (see
+  // k_congested_* in engine.cpp); its timed-out steps are then re-tested at low concurrency.
+  std::size_t steps = 0;
+  std::size_t timeouts = 0;
+  bool congested = false;
   bool healthy() const { return checked && !check_failure && successes > 0; }
 };
 
@@ -52,6 +58,7 @@ struct RunSettings {
   std::size_t per_address = 16;        // connections at once to one address, per path
   std::vector<ResolverSpec> injection_probes;  // addresses that run no DNS server (see ResolverSpec)
   std::size_t retest_concurrency = 16;  // the follow-up phase's re-tests run gently
+  std::size_t congested_retest_concurrency = 4;  // ... and more gently still when a path is congested
   // Queries in flight to one DNS server at most, whatever `concurrency` says (dns/paced_resolver.hpp).
   std::size_t resolver_inflight = k_default_resolver_inflight;
   std::string decoy_sni = "www.example.com";  // the unrelated name of the decoy handshake

@@ -34,6 +34,9 @@ public:
     m_ready.push_back({key, std::move(operation)});
   }
 
+  // A new cap on operations in flight (those already started run on).
+  void set_limit(std::size_t limit) { m_limit = std::max<std::size_t>(limit, 1); }
+
   void pump() {
     if (m_pumping) {
       return;  // an operation finished inside this loop: the loop below goes on with the queue

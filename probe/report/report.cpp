@@ -197,6 +197,7 @@ json verdict_json(const std::optional<Verdict>& verdict) {
       {"status", to_string(verdict->status)},
       {"method", optional_json(verdict->method)},
       {"methods", verdict->methods},
+      {"signatures", verdict->signatures},
       {"detail", verdict->detail},
       {"evidence", verdict->evidence},
   };
@@ -287,7 +288,9 @@ json frame_json(const Report& report, json apps) {
   for (const auto& path : report.paths) {
     paths.push_back({{"name", path.name}, {"kind", path.kind}, {"health", path.health},
                      {"egress", optional_json(path.egress)}, {"detail", path.detail},
-                     {"check_failure", optional_json(path.check_failure)}, {"successes", path.successes}});
+                     {"check_failure", optional_json(path.check_failure)}, {"successes", path.successes},
+                     {"congestion",
+                      {{"steps", path.steps}, {"timeouts", path.timeouts}, {"congested", path.congested}}}});
   }
   json lists = json::array();
   for (const auto& list : report.target_lists) {

@@ -20,7 +20,7 @@
 // network may hold any bytes; the writer replaces invalid UTF-8 instead of failing.
 namespace probe {
 
-inline constexpr int k_schema_version = 1;
+inline constexpr int k_schema_version = 2;
 
 class Scrubber;  // report/scrub.hpp
 
@@ -149,6 +149,9 @@ struct Verdict {
   std::vector<std::string> methods;   // every layer where blocking was seen
   std::string detail;
   std::vector<std::string> evidence;
+  // What was seen besides (or instead of) a layer of blocking, from a closed vocabulary
+  // (reports/schema.json): "congested". Empty in schema_version 1 reports.
+  std::vector<std::string> signatures;
 };
 
 struct TargetResult {
@@ -165,6 +168,11 @@ struct PathInfo {
   std::string detail;  // the proxy URL or iface:NAME; never credentials
   std::optional<std::string> check_failure;  // the start-up check's failure string
   std::size_t successes = 0;  // DNS answers and steps that succeeded over the path
+  // The first phase's connection steps over the path, those that timed out, and whether that
+  // made it congested (engine.cpp says when).
+  std::size_t steps = 0;
+  std::size_t timeouts = 0;
+  bool congested = false;
 };
 
 struct Vantage {

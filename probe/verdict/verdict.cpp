@@ -356,6 +356,7 @@ struct Control {
   std::string name;
   const PathObservations* observations = nullptr;
   ControlState state = ControlState::silent;
+  bool congested = false;
 };
 
 Verdict make(Status status, std::string detail, const Evidence& evidence) {
@@ -380,11 +381,14 @@ public:
       m_direct = &found->second;
     }
     for (const PathStatus& path : paths) {
+      if (path.congested) {
+        m_congested.push_back(path.name);
+      }
       const auto found = result.paths.find(path.name);
       if (!path.control || !path.healthy || found == result.paths.end()) {
         continue;
       }
-      Control control{path.name, &found->second, classify(found->second)};
+      Control control{path.name, &found->second, classify(found->second), path.congested};
       if (control.state != ControlState::silent) {
         m_controls.push_back(control);
       } else {
@@ -925,10 +929,47 @@ private:
         }
       }
     }
+    if (!m_congested.empty() && std::none_of(m_controls.begin(), m_controls.end(),
+                                             [this](const Control& control) { return shows_down(control); })) {
+      std::string paths;
+      for (const std::string& name : m_congested) {
+        paths += (paths.empty() ? "" : ", ") + name;
+      }
+      Verdict verdict = make(Status::inconclusive,
+                             "fails over every path, but only by timeouts on a congested path (" + paths +
+                                 "): the link, not the target, may be what failed",
+                             m_evidence);
+      verdict.signatures.push_back("congested");
+      return verdict;
+    }
     if (!resolves_anywhere && !ip_literal()) {
       return make(Status::down, "the name resolves over no path: the target itself seems down", m_evidence);
     }
     return make(Status::down, "fails over every healthy control path too: the target itself seems down", m_evidence);
+  }
+
+  // Whether a control's failures at this target say it is down: always on an uncongested path;
+  // on a congested one only a failure that is not a timeout (a refusal, a reset, NXDOMAIN), since
+  // there a timeout, even at the re-test's low concurrency, may be the link's.
+  bool shows_down(const Control& control) const {
+    if (!control.congested) {
+      return true;
+    }
+    const auto telling = [](const FailureInfo& failure) {
+      return failure.code != Failure::generic_timeout_error && failure.code != Failure::proxy_error;
+    };
+    for (const DnsQuery& query : control.observations->queries) {
+      if (query.failure ? telling(*query.failure) : query.rcode == "NXDOMAIN") {
+        return true;
+      }
+    }
+    for (const EndpointObservation& endpoint : control.observations->endpoints) {
+      const Attempt attempted = attempt(endpoint, m_kind);
+      if (attempted.outcome == Outcome::failed && telling(attempted.retest_failure.value_or(attempted.failure))) {
+        return true;
+      }
+    }
+    return false;
   }
 
   // Rule 5, the DNS layer: what the direct path's own resolution shows, while control resolves.
@@ -1180,6 +1221,7 @@ private:
   std::string m_direct_name = "direct";
   const PathObservations* m_direct = nullptr;
   std::vector<Control> m_controls;  // the healthy controls that say something about this target
+  std::vector<std::string> m_congested;  // the paths the run found congested
   bool m_silent_controls = false;   // a healthy control could not test it (UDP over a proxy, proxy errors)
   std::set<std::string> m_good;
   std::vector<const HttpObservation*> m_references;  // plain HTTP: control's responses

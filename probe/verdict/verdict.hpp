@@ -17,6 +17,9 @@ struct PathStatus {
   std::string name;
   bool control = false;  // "direct" is not a control path
   bool healthy = false;
+  // A fifth or more of the path's connection steps timed out while others got through (the
+  // engine's measure): a timeout there may be the link, not the target.
+  bool congested = false;
 };
 
 // Judges one target. `paths`: every path of the run (direct first); a control path that is not

@@ -145,12 +145,13 @@ TEST_CASE("diff of a report with itself exits 0, added and removed targets, bad 
   CHECK(diff["added"].empty());
 
   json future = fixture("01-open.json");
-  future["schema_version"] = 2;
+  future["schema_version"] = 3;
   const auto unknown = dir.write("future.json", future.dump());
   result = run_probe({"diff", fixture_path("01-open.json"), unknown.string()});
   CHECK(result.exit_code == 65);
   CHECK(result.err.find(unknown.string()) != std::string::npos);
-  CHECK(result.err.find("schema_version 2") != std::string::npos);
+  CHECK(result.err.find("schema_version 3 is not supported (this probe reads schema_version 1 and 2)") !=
+        std::string::npos);
 
   result = run_probe({"diff", fixture_path("01-open.json"), dir.write("bad.json", "{not json").string()});
   CHECK(result.exit_code == 65);

@@ -101,7 +101,7 @@ Report full_report() {
   reset.http.reset();
   web.paths["direct"] = PathObservations{{query, failed}, {endpoint, v6, reset}};
   web.paths["control"] = PathObservations{{query}, {}};
-  web.verdict = Verdict{Status::blocked, "tls", {"tls", "dns"}, "sni", {"reset after ClientHello"}};
+  web.verdict = Verdict{Status::blocked, "tls", {"tls", "dns"}, "sni", {"reset after ClientHello"}, {}};
   report.results.push_back(web);
 
   TargetResult dns;
@@ -231,7 +231,7 @@ TEST_CASE("invalid UTF-8 from the network is written safely", "[report]") {
 
 TEST_CASE("report content follows the contract", "[report]") {
   const json report = to_json(full_report());
-  CHECK(report["schema_version"] == 1);
+  CHECK(report["schema_version"] == 2);
   CHECK(report["started_at"] == "2025-11-28T18:10:46Z");
   CHECK(report["finished_at"] == "2025-11-28T18:10:58Z");
   CHECK(report["interrupted"] == false);

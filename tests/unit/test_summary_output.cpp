@@ -552,7 +552,7 @@ TEST_CASE("probe run --json prints the report on stdout, the summary on stderr",
   INFO(result.err);
   REQUIRE(result.exit_code == 0);
   const json report = json::parse(result.out);  // nothing but the JSON on stdout
-  CHECK(report["schema_version"] == 1);
+  CHECK(report["schema_version"] == 2);
   REQUIRE(report["results"].size() == 1);
   CHECK(report["results"][0]["paths"]["direct"]["endpoints"][0]["tcp"]["failure"] == nullptr);
   CHECK(result.out == read_file(only_report(out)));  // the same text as the file written
