@@ -340,10 +340,14 @@ int run(const RunOptions& options) {
     info.successes = health.successes;
     info.steps = health.steps;
     info.timeouts = health.timeouts;
+    info.overrun = health.overrun;
+    info.retested = health.retested;
+    info.recovered = health.recovered;
     info.congested = health.congested;
     if (health.congested) {
-      spdlog::warn("path {} is congested: {} of its {} connection steps timed out; they were re-tested at low "
-                   "concurrency", info.name, health.timeouts, health.steps);
+      spdlog::warn("path {} is congested: {} of its {} connection steps timed out, and {} of {} re-tested at low "
+                   "concurrency got through",
+                   info.name, health.timeouts, health.steps, health.recovered, health.retested);
     }
     if (k == 0) {
       continue;  // the direct path is what is measured, not a reference

@@ -166,13 +166,13 @@ public:
       path->scheduler.pump();
     }
     m_loop.run();
-    measure_congestion();
+    measure_load();
     // The follow-up phase, once every first attempt is in, at low concurrency. First the control
     // paths' timed-out steps where a control path is congested (so that what control got through
     // is known before direct is judged by it); then each failing direct step that a control path
     // got through, and every timed-out direct step if direct is congested. A burst of failures
     // can be congestion; a censor fails them again.
-    if (std::any_of(m_paths.begin(), m_paths.end(), [](const auto& path) { return path->health.congested; })) {
+    if (std::any_of(m_paths.begin(), m_paths.end(), [](const auto& path) { return path->health.overrun; })) {
       m_retests.set_limit(m_settings.congested_retest_concurrency);
     }
     for (const bool control : {true, false}) {
@@ -182,6 +182,7 @@ public:
         m_loop.run();
       }
     }
+    measure_congestion();
     if (m_interrupted) {
       mark_interrupted();
     }
@@ -539,18 +540,23 @@ private:
     return std::nullopt;
   }
 
-  // A path is congested when, over the first phase, at least k_congested_min_steps connection
-  // steps finished, a fifth or more of them timed out, and at least one got through (bytes still
-  // flow: a dead or fully blocked path is not congested, it is dead or blocked). A fifth: in a
-  // healthy run timeouts are the rare blocked or down target, while a shared slow link that a
-  // burst of transfers overruns times out a third or more of them (1 Mbit/s, 41 targets,
-  // --timeout 2: 28 of 41). Fewer than ten steps say too little to tell. Congestion lowers the
-  // re-tests' concurrency, and a target that fails everywhere but only by timeouts on congested
-  // paths is inconclusive, not down (verdict.cpp).
-  static constexpr std::size_t k_congested_min_steps = 10;
-  static constexpr std::size_t k_congested_fraction = 5;  // timeouts * 5 >= steps
+  // Congestion is measured in two halves. After the first phase a path is `overrun` when at least
+  // k_overrun_min_steps connection steps finished, a fifth or more of them timed out, and at least
+  // one got through (bytes still flow: a dead or fully blocked path is not overrun, it is dead or
+  // blocked); the re-tests then run 4 at a time instead of 16. A fifth: in a healthy run timeouts
+  // are the rare blocked or down target, while a slow link that a burst of transfers overruns
+  // times out a third or more of them (shipped lists at 1 Mbit/s, --timeout 2: 29 of 79 steps).
+  // Fewer than ten steps say too little to tell.
+  // After the re-tests, an overrun path is `congested` when at least half of its re-tested
+  // timeouts got through at low concurrency: the timeouts were the load's, not the targets'. A
+  // site that is down times out again, so a run whose only timeouts are a dead site's is not
+  // congested however many there are (the lab's down scenario). On a congested path a timeout
+  // that the re-test did not clear says nothing about the target (verdict.cpp: inconclusive,
+  // signature congested, rather than down).
+  static constexpr std::size_t k_overrun_min_steps = 10;
+  static constexpr std::size_t k_overrun_fraction = 5;  // timeouts * 5 >= steps
 
-  void measure_congestion() {
+  void measure_load() {
     for (auto& path : m_paths) {
       std::size_t steps = 0;
       std::size_t timeouts = 0;
@@ -569,9 +575,34 @@ private:
       }
       path->health.steps = steps;
       path->health.timeouts = timeouts;
-      path->health.congested =
-          steps >= k_congested_min_steps && timeouts * k_congested_fraction >= steps && through > 0;
+      path->health.overrun = steps >= k_overrun_min_steps && timeouts * k_overrun_fraction >= steps && through > 0;
     }
+  }
+
+  void measure_congestion() {
+    for (auto& path : m_paths) {
+      std::size_t retested = 0;
+      std::size_t recovered = 0;
+      for (const auto& result : m_results) {
+        for (const auto& endpoint : result.paths.at(path->spec.name).endpoints) {
+          const auto step = failed_step(endpoint);
+          const StepTiming* failed = step ? step_named(endpoint, *step) : nullptr;
+          if (failed == nullptr || !timed_out(failed->failure) || !endpoint.retest ||
+              has_failure(endpoint.retest->failure, Failure::interrupted)) {
+            continue;
+          }
+          ++retested;
+          recovered += endpoint.retest->failure ? 0 : 1;
+        }
+      }
+      path->health.retested = retested;
+      path->health.recovered = recovered;
+      path->health.congested = path->health.overrun && retested > 0 && recovered * 2 >= retested;
+    }
+  }
+
+  static bool has_failure(const std::optional<FailureInfo>& failure, Failure code) {
+    return failure && failure->code == code;
   }
 
   static std::vector<const StepTiming*> steps_of(const EndpointObservation& endpoint) {
@@ -668,7 +699,7 @@ private:
 
   // How long the slowest control path that got through `step` at `address` took (for http, from
   // the TLS handshake's start to the response's end; a control re-test that got through counts
-  // with its own time); nullopt when none got through.
+  // with its own time, that of the whole chain); nullopt when none got through.
   // Only a step that worked over control can make the direct failure "blocked", so only then is
   // it worth a re-test (a run without controls, or a target down everywhere, re-tests nothing and
   // stays bounded by one timeout, unless direct is congested); the re-test then gets at least
@@ -693,8 +724,8 @@ private:
           took = endpoint.http->t0_ms + endpoint.http->duration_ms - start;
         } else if (step == "stun" && ok(endpoint.stun)) {
           took = endpoint.stun->duration_ms;
-        } else if (endpoint.retest && endpoint.retest->step == step && !endpoint.retest->failure) {
-          took = endpoint.retest->duration_ms;
+        } else if (endpoint.retest && !endpoint.retest->failure) {
+          took = endpoint.retest->duration_ms;  // the target's whole chain, from the connection on
         }
         if (took) {
           slowest = std::max(slowest.value_or(0.0), *took);
@@ -742,18 +773,25 @@ private:
                  [record](StepTiming stun) { record(stun); }, path.bind_device, m_settings.on_own_address);
       return;
     }
-    if (step == "tcp") {
+    // On direct the failed step alone is re-tested (TCP: a connection; TLS: the handshake; HTTP:
+    // the whole transfer): its failure is the evidence a layer is blocked. On a control path the
+    // target's whole chain runs again, so that a control re-test that gets through means the
+    // target works over control, as a first attempt would. Whatever fails first is the answer.
+    const Kind kind = m_targets[i].kind;
+    if (step == "tcp" && (p == 0 || kind == Kind::tcp)) {
       start_tcp_connect(path.connector, endpoint.address, endpoint.port, timeout, m_run_start,
                         [record](TcpObservation tcp) { record(tcp); });
       return;
     }
-    // TLS: the handshake alone; HTTP: the whole transfer again. Whatever fails first is the answer.
     TransferRequest request = transfer_request(i, p, index);
-    if (step == "tls") {
+    if (p == 0 && step == "tls") {
       request.kind = Kind::tls;
     }
     request.connect_timeout = std::max(request.connect_timeout, timeout);
     request.total_timeout = std::max(request.total_timeout, timeout);
+    // A re-test's body is not compared with anything: a window of it is enough, and a slow link
+    // is not flooded with whole pages while the other re-tests run.
+    request.body_cap = std::min(request.body_cap, k_https_body_window);
     const MonoTime started = EventLoop::now();
     m_transfers.start(request, m_run_start, [this, record, started](TransferResult result) {
       StepTiming timing;

@@ -168,10 +168,12 @@ struct PathInfo {
   std::string detail;  // the proxy URL or iface:NAME; never credentials
   std::optional<std::string> check_failure;  // the start-up check's failure string
   std::size_t successes = 0;  // DNS answers and steps that succeeded over the path
-  // The first phase's connection steps over the path, those that timed out, and whether that
-  // made it congested (engine.cpp says when).
+  // Congestion, as the engine measured it (engine.hpp's PathHealth).
   std::size_t steps = 0;
   std::size_t timeouts = 0;
+  bool overrun = false;
+  std::size_t retested = 0;
+  std::size_t recovered = 0;
   bool congested = false;
 };
 

@@ -195,7 +195,8 @@ std::string failure_text(const std::string& path, const EndpointObservation& end
   std::string out = path + " " + address_port(endpoint) + " " + std::string(step_name(attempted.step)) + " " +
                     attempted.failure.str();
   if (!direct) {
-    return out;  // only direct steps are re-tested
+    // A control step is re-tested only where the target timed out everywhere.
+    return attempted.retest_failure ? out + " (re-test: " + attempted.retest_failure->str() + ")" : out;
   }
   if (attempted.retest_failure) {
     out += " (re-test: " + attempted.retest_failure->str() + ")";

@@ -263,6 +263,10 @@ struct Case {
     run_interrupted = true;
     return *this;
   }
+  Case& signature(std::string word) {
+    signatures.push_back(std::move(word));
+    return *this;
+  }
 
   std::string name;
   TargetResult result;
@@ -275,6 +279,7 @@ struct Case {
   std::string detail_without;              // a substring the detail must not contain
   std::string evidence_without;            // a substring no evidence line may contain
   bool run_interrupted = false;
+  std::vector<std::string> signatures;     // exactly these (none for most)
 };
 
 // Rule 1: interrupted.
@@ -615,6 +620,75 @@ std::vector<Case> down_cases() {
              {k_direct, PathStatus{"control", true, true}, PathStatus{"control-2", true, false}}, Status::down,
              std::nullopt, "fails over every healthy control path")
             .evidence_lacks("control-2"));
+  }
+  // Congestion: a fifth or more of a path's steps timed out and most of its re-tested timeouts
+  // got through at low concurrency (PathStatus::congested). A target that times out everywhere,
+  // re-tests included, is then down only where a control path that is not congested, or a
+  // failure that is not a timeout, says so.
+  const PathStatus congested_direct{"direct", false, false, true};
+  const PathStatus congested_control{"control", true, true, true};
+  const auto timing_out = [](Obs& obs, const std::string& path) -> Obs& {
+    if (path == "direct") {
+      return obs.system("A", {k_good}).direct_ep(k_good).tcp_ok().tls_fail("generic_timeout_error").retest(
+          "tls", "generic_timeout_error");
+    }
+    return obs.control_query("A", {k_good}, path)
+        .control_ep(k_good, path)
+        .tcp_ok()
+        .tls_fail("generic_timeout_error")
+        .retest("tls", "generic_timeout_error");
+  };
+  {
+    Obs obs = https_target();
+    timing_out(obs, "direct");
+    timing_out(obs, "control");
+    add(Case("timeouts everywhere on congested paths are inconclusive with signature congested, not down", obs,
+             {congested_direct, congested_control}, Status::inconclusive, std::nullopt,
+             "only by timeouts on a congested path (direct, control)")
+            .signature("congested")
+            .evidence("control 10.77.12.3:443 tls generic_timeout_error (re-test: generic_timeout_error)"));
+  }
+  {
+    Obs obs = https_target();
+    timing_out(obs, "direct");
+    timing_out(obs, "control");
+    add(Case("a congested direct path with a control that is not congested: the target is down", obs,
+             {congested_direct, PathStatus{"control", true, true}}, Status::down, std::nullopt,
+             "fails over every healthy control path"));
+  }
+  {
+    Obs obs = https_target();
+    timing_out(obs, "direct");
+    obs.control_query("A", {k_good}).control_ep(k_good).tcp_fail("connection_refused");
+    add(Case("a refusal over a congested control is not the link's: down", obs, {congested_direct, congested_control},
+             Status::down, std::nullopt, "fails over every healthy control path"));
+  }
+  {
+    Obs obs = https_target();
+    obs.query_fail("direct", k_system, "A", "generic_timeout_error");
+    obs.query_fail("control", k_control_dns, "A", "dns_nxdomain_error");
+    add(Case("NXDOMAIN over a congested control is an answer, not the link: down", obs,
+             {congested_direct, congested_control}, Status::down, std::nullopt, "resolves over no path"));
+  }
+  {
+    Obs obs = https_target();
+    timing_out(obs, "direct");
+    timing_out(obs, "control");
+    timing_out(obs, "control-2");
+    add(Case("of two controls, one not congested that times out too makes it down", obs,
+             {congested_direct, congested_control, PathStatus{"control-2", true, true}}, Status::down, std::nullopt,
+             "fails over every healthy control path"));
+  }
+  {
+    Obs obs = https_target();
+    timing_out(obs, "direct");
+    obs.control_query("A", {k_good})
+        .control_ep(k_good)
+        .tcp_ok()
+        .tls_fail("generic_timeout_error")
+        .retest("tls");
+    add(Case("a control re-test that gets through makes control work: direct's confirmed timeout is blocking",
+             obs, {congested_direct, congested_control}, Status::blocked, "tls", "the handshake fails"));
   }
   return out;
 }
@@ -1104,6 +1178,7 @@ TEST_CASE("verdicts follow DESIGN's rules and its traps", "[verdict]") {
       if (!c.evidence_without.empty()) {
         CHECK_FALSE(any_contains(verdict.evidence, c.evidence_without));
       }
+      CHECK(verdict.signatures == c.signatures);
       CHECK(verdict.evidence.size() <= 8);
       if (verdict.status == Status::blocked) {
         // Checked before they are read: a wrong verdict fails its own row, never the whole table.
