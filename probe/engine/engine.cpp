@@ -751,9 +751,12 @@ private:
               std::function<void()> done) {
     const PathRuntime& path = *m_paths[p];
     const EndpointObservation& endpoint = endpoint_at(i, p, index);
-    // A fair budget: the step's timeout, or (direct) twice what control took, whichever is longer.
+    // A fair budget: the step's timeout (twice that on an overrun path: a slow link's queue
+    // still delays the first packets of a re-test), or (direct) twice what control took,
+    // whichever is longer.
     const double control_ms = p == 0 ? slowest_control_success_ms(i, endpoint.address, step).value_or(0.0) : 0.0;
-    const Millis timeout(std::max<long>(path.timeout_ms, static_cast<long>(std::ceil(2 * control_ms))));
+    const long own = static_cast<long>(path.timeout_ms) * (path.health.overrun ? 2 : 1);
+    const Millis timeout(std::max<long>(own, static_cast<long>(std::ceil(2 * control_ms))));
     const auto record = [this, i, p, index, step, done, timeout](const StepTiming& timing) {
       if (m_interrupted) {
         return;

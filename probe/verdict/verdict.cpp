@@ -959,9 +959,14 @@ private:
     const auto telling = [](const FailureInfo& failure) {
       return failure.code != Failure::generic_timeout_error && failure.code != Failure::proxy_error;
     };
-    for (const DnsQuery& query : control.observations->queries) {
-      if (query.failure ? telling(*query.failure) : query.rcode == "NXDOMAIN") {
-        return true;
+    const auto& queries = control.observations->queries;
+    if (std::none_of(queries.begin(), queries.end(), [](const DnsQuery& query) { return usable(query); })) {
+      // No address came back: an answer that says so (NXDOMAIN, no address) is the name's, not the
+      // link's. (Where one query answered, an empty AAAA says nothing.)
+      for (const DnsQuery& query : queries) {
+        if (query.failure ? telling(*query.failure) : query.rcode == "NXDOMAIN") {
+          return true;
+        }
       }
     }
     for (const EndpointObservation& endpoint : control.observations->endpoints) {

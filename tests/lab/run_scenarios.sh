@@ -401,6 +401,29 @@ expect_throttled() {
   check_verdicts '"accessible/null"' "all accessible"
 }
 
+# A slow line and pages of 300 KiB (scripts/lab's slow-link scenarios): the first burst overruns
+# the link, steps time out on every path, and the re-tests at low concurrency get through. Every
+# target is accessible: nothing is down, blocked or inconclusive. One run at a time (one shaper).
+setup_slow_link() { SC_SERIAL=1; }
+setup_slow_link_256k() { SC_SERIAL=1; }
+congestion_line() {
+  echo "  info: $(jq -r '[.paths[] | "\(.name) \(.congestion.timeouts)/\(.congestion.steps) timed out, \(.congestion.recovered)/\(.congestion.retested) re-tests got through\(if .congestion.congested then " (congested)" else "" end)"] | join("; ")' "$report")"
+}
+expect_slow_link() {
+  check_count
+  check_endpoints_exist
+  check_window_reads
+  check '.paths[] | .congestion | select(.timeouts > .steps or .recovered > .retested or (.congested and (.overrun | not))) |
+      "inconsistent: \(tojson)"' "congestion counts consistent"
+  check_verdicts '"accessible/null"' "all accessible"
+  congestion_line
+}
+expect_slow_link_256k() {
+  expect_slow_link
+  check '.paths[0].congestion | select(.timeouts == 0 or .retested == 0) | "direct: \(tojson)"' \
+    "direct's first attempts timed out and were re-tested (the scenario overran the link)"
+}
+
 # The censor NATs the client's direct traffic: servers see (and echo) 10.77.2.1, an address on
 # none of the client's interfaces, which the probe learns from the STUN server's answer and
 # scrubs like its own.
@@ -423,8 +446,12 @@ expect_down() {
       .host as $h | .paths | to_entries[] | select(.key != "direct") | .value.endpoints[] |
       select(.tcp.failure == null) | "\($h) over \(.address): \(tojson)"' \
     "clubhouse: the control path fails there too"
-  check "$JQ_DEFS"'deps | select(.app == "clubhouse" and .e.retest != null) | show' \
-    "clubhouse: nothing re-tested (no control got through)"
+  check "$JQ_DEFS"'.results[] | (hostapp[.host] // .app) as $app | select($app == "clubhouse" and .kind != "dns") |
+      .host as $h | .paths | to_entries[] | .key as $p | .value.endpoints[] |
+      select(.not_tested == null and .retest.failure != "generic_timeout_error") | "\($h) over \($p) \(.address): retest \(.retest | tojson)"' \
+    "clubhouse: re-tested on every path (it timed out everywhere), and timed out again"
+  check '.paths[] | select(.congestion.congested) | "\(.name): \(.congestion | tojson)"' \
+    "no path congested (a dead site's timeouts come back in its re-tests)"
   check_verdicts 'if $app == "clubhouse" and $r.kind != "dns" then "down/null" else "accessible/null" end' \
     "clubhouse's targets down, the rest accessible"
 }

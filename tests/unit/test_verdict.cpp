@@ -642,6 +642,7 @@ std::vector<Case> down_cases() {
     Obs obs = https_target();
     timing_out(obs, "direct");
     timing_out(obs, "control");
+    obs.query_fail("control", k_control_dns, "AAAA", "dns_no_answer");
     add(Case("timeouts everywhere on congested paths are inconclusive with signature congested, not down", obs,
              {congested_direct, congested_control}, Status::inconclusive, std::nullopt,
              "only by timeouts on a congested path (direct, control)")
