@@ -230,7 +230,7 @@ std::string detail_keyword(const std::string& detail) {
   return keyword ? word : std::string();
 }
 
-// "blocked tls/sni", "accessible", "not judged".
+// "blocked tls/sni", "accessible", "inconclusive congested", "not judged".
 std::string verdict_text(const std::optional<Verdict>& verdict) {
   if (!verdict) {
     return "not judged";
@@ -244,6 +244,9 @@ std::string verdict_text(const std::optional<Verdict>& verdict) {
     }
   } else if (!keyword.empty()) {
     text += " " + keyword;
+  }
+  for (std::size_t k = 0; k < verdict->signatures.size(); ++k) {
+    text += (k == 0 ? " " : ",") + verdict->signatures[k];  // "inconclusive congested"
   }
   return text;
 }

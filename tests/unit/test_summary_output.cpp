@@ -260,6 +260,20 @@ TEST_CASE("the summary: a table per app, then a line per app", "[output]") {
   }
 }
 
+TEST_CASE("the summary names a verdict's signatures after its status", "[output]") {
+  Report report = small_report();
+  const auto api = std::find_if(report.results.begin(), report.results.end(),
+                                [](const TargetResult& result) { return result.target.host == "api.twitter.com"; });
+  REQUIRE(api != report.results.end());
+  api->verdict = verdict(Status::inconclusive, std::nullopt,
+                         "fails over every path, but only by timeouts on a congested path (direct, control)");
+  api->verdict->signatures = {"congested"};
+  const std::string rendered = render(report, 200);
+  CHECK(rendered.find("  https://api.twitter.com/  tcp generic_timeout_error  tcp generic_timeout_error  "
+                      "inconclusive congested\n") != std::string::npos);
+  CHECK(rendered.find("twitter: blocked (dns) on 1 of 2 targets; 1 inconclusive\n") != std::string::npos);
+}
+
 TEST_CASE("the summary's columns: every control path, each path's first failure", "[output]") {
   Report report = small_report();
   report.paths.push_back(PathInfo{"control-2", "interface", "healthy", "wg0", "iface:wg0", std::nullopt, 1});
