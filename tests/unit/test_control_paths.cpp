@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/engine.hpp"
+#include "verdict/verdict.hpp"
 #include "support/mock_dns.hpp"
 #include "support/net_fixture.hpp"
 #include "support/ports.hpp"
@@ -339,4 +340,78 @@ TEST_CASE("a direct transfer that timed out where control, given longer, got thr
   REQUIRE(direct.retest->budget_ms);
   CHECK(*direct.retest->budget_ms >= 2 * through_control.http->duration_ms);
   CHECK(direct.retest->duration_ms >= 4000);
+}
+
+TEST_CASE("a target that timed out on every path is re-tested on every path, control's whole chain first: "
+          "a first burst's victims come out accessible",
+          "[engine][control][retest]") {
+  NetFixture fixture;
+  ProxyFixture proxies;
+  RunSettings settings = loopback_settings(fixture);
+  settings.timeout_ms = 1000;  // a transfer may take 3 s; /late-twice's first two heads come after 4 s
+  ControlSettings control = proxy_control("control", PathKind::socks5h, proxies.port("socks_ok"));
+  control.timeout_ms = 1000;
+  settings.controls = {control};
+  Target target = loopback_target(Kind::http, fixture.port("http"));
+  target.path = "/late-twice";
+  const Measurement measured = measure_paths({target}, settings, EventLoop::now());
+  const auto& direct = measured.results[0].paths.at("direct").endpoints.at(0);
+  const auto& through_control = measured.results[0].paths.at("control").endpoints.at(0);
+  CHECK(failure_of(direct.http) == "generic_timeout_error");
+  CHECK(failure_of(through_control.http) == "generic_timeout_error");
+  // Control's re-test ran the whole chain and got the page; then direct's, whose budget is at
+  // least twice what control's re-test took.
+  REQUIRE(through_control.retest);
+  CHECK(through_control.retest->step == "http");
+  CHECK_FALSE(through_control.retest->failure);
+  REQUIRE(direct.retest);
+  CHECK(direct.retest->step == "http");
+  CHECK_FALSE(direct.retest->failure);
+  CHECK(direct.retest->t0_ms >= through_control.retest->t0_ms + through_control.retest->duration_ms);
+  REQUIRE(direct.retest->budget_ms);
+  CHECK(*direct.retest->budget_ms >= 2 * through_control.retest->duration_ms);
+  // Two steps are too few to call a path congested.
+  REQUIRE(measured.paths.size() == 2);
+  for (const PathHealth& path : measured.paths) {
+    CHECK_FALSE(path.overrun);
+    CHECK(path.retested == 1);
+    CHECK(path.recovered == 1);
+    CHECK_FALSE(path.congested);
+  }
+  const Verdict verdict = judge(measured.results[0], {PathStatus{"direct", false, false},
+                                                      PathStatus{"control", true, true, measured.paths[1].congested}});
+  CHECK(to_string(verdict.status) == "accessible");
+}
+
+TEST_CASE("a target silent on every path is re-tested on every path, times out again and is down: no path "
+          "is congested by it",
+          "[engine][control][retest]") {
+  NetFixture fixture;
+  ProxyFixture proxies;
+  RunSettings settings = loopback_settings(fixture);
+  settings.timeout_ms = 500;
+  ControlSettings control = proxy_control("control", PathKind::socks5h, proxies.port("socks_ok"));
+  control.timeout_ms = 500;
+  settings.controls = {control};
+  const Target target = loopback_target(Kind::tls, fixture.port("silent"));
+  const Measurement measured = measure_paths({target}, settings, EventLoop::now());
+  for (const char* path : {"direct", "control"}) {
+    INFO(path);
+    const auto& endpoint = measured.results[0].paths.at(path).endpoints.at(0);
+    CHECK(failure_of(endpoint.tcp) == "ok");
+    CHECK(failure_of(endpoint.tls) == "generic_timeout_error");
+    REQUIRE(endpoint.retest);
+    CHECK(endpoint.retest->step == "tls");
+    REQUIRE(endpoint.retest->failure);
+    CHECK(endpoint.retest->failure->code == Failure::generic_timeout_error);
+  }
+  for (const PathHealth& path : measured.paths) {
+    CHECK(path.retested == 1);
+    CHECK(path.recovered == 0);
+    CHECK_FALSE(path.congested);
+  }
+  const Verdict verdict = judge(measured.results[0], {PathStatus{"direct", false, false},
+                                                      PathStatus{"control", true, true, measured.paths[1].congested}});
+  CHECK(to_string(verdict.status) == "down");
+  CHECK(verdict.signatures.empty());
 }
