@@ -89,6 +89,8 @@ std::vector<TargetSummary> summarise(std::vector<RunRow> rows, const std::string
       ++summary.accessible;
     } else if (status == "anomaly") {
       ++summary.anomaly;
+    } else if (status == "restricted") {
+      ++summary.restricted;
     } else if (status == "down") {
       ++summary.down;
     } else if (status == "inconclusive") {
@@ -117,7 +119,7 @@ std::vector<TargetSummary> summarise(std::vector<RunRow> rows, const std::string
 
 std::string render_summary_table(const std::vector<TargetSummary>& summaries, const std::string& by) {
   std::vector<std::vector<std::string>> lines;
-  std::vector<std::string> header = {"app", "target", "runs", "blocked%", "blk", "acc", "anom", "down", "inc",
+  std::vector<std::string> header = {"app", "target", "runs", "blocked%", "blk", "acc", "rst", "anom", "down", "inc",
                                      "first blocked", "last blocked", "last tested", "current"};
   if (!by.empty()) {
     header.insert(header.begin(), group_header(by));
@@ -130,6 +132,7 @@ std::string render_summary_table(const std::vector<TargetSummary>& summaries, co
                                      percent_text(summary.blocked_percent),
                                      std::to_string(summary.blocked),
                                      std::to_string(summary.accessible),
+                                     std::to_string(summary.restricted),
                                      std::to_string(summary.anomaly),
                                      std::to_string(summary.down),
                                      std::to_string(summary.inconclusive + summary.unjudged),
@@ -178,8 +181,8 @@ std::string render_summary_csv(const std::vector<TargetSummary>& summaries, cons
   if (!by.empty()) {
     out << group_header(by) << ",";
   }
-  out << "app,host,port,kind,url,runs,blocked,accessible,anomaly,down,inconclusive,unjudged,blocked_percent,"
-         "first_blocked,last_blocked,last_tested,current_status,current_method\r\n";
+  out << "app,host,port,kind,url,runs,blocked,accessible,restricted,anomaly,down,inconclusive,unjudged,"
+         "blocked_percent,first_blocked,last_blocked,last_tested,current_status,current_method\r\n";
   for (const TargetSummary& summary : summaries) {
     if (!by.empty()) {
       out << csv_field(summary.group) << ",";
@@ -187,7 +190,7 @@ std::string render_summary_csv(const std::vector<TargetSummary>& summaries, cons
     out << csv_field(summary.key.app) << "," << csv_field(summary.key.host) << ","
         << (summary.key.port ? std::to_string(*summary.key.port) : std::string()) << "," << csv_field(summary.key.kind)
         << "," << csv_field(summary.key.url.value_or("")) << "," << summary.runs << "," << summary.blocked << ","
-        << summary.accessible << "," << summary.anomaly << "," << summary.down << "," << summary.inconclusive << ","
+        << summary.accessible << "," << summary.restricted << "," << summary.anomaly << "," << summary.down << "," << summary.inconclusive << ","
         << summary.unjudged << "," << (summary.blocked_percent ? percent_text(summary.blocked_percent) : std::string())
         << "," << summary.first_blocked.value_or("") << "," << summary.last_blocked.value_or("") << ","
         << summary.last_tested << "," << summary.current_status.value_or("") << ","
@@ -215,6 +218,7 @@ json greatfire_json(const std::vector<TargetSummary>& summaries, const std::stri
     entry["runs"] = summary.runs;
     entry["blocked"] = summary.blocked;
     entry["accessible"] = summary.accessible;
+    entry["restricted"] = summary.restricted;
     entry["anomaly"] = summary.anomaly;
     entry["down"] = summary.down;
     entry["inconclusive"] = summary.inconclusive;

@@ -23,6 +23,7 @@ struct TargetSummary {
   std::size_t blocked = 0;
   std::size_t accessible = 0;
   std::size_t anomaly = 0;
+  std::size_t restricted = 0;  // schema_version 2: works over direct, stalled or throttled there
   std::size_t down = 0;
   std::size_t inconclusive = 0;
   std::size_t unjudged = 0;

@@ -108,7 +108,8 @@ std::string_view color_of(const std::optional<Verdict>& verdict) {
   }
   switch (verdict->status) {
   case Status::blocked: return k_red;
-  case Status::anomaly: return k_yellow;
+  case Status::anomaly:
+  case Status::restricted: return k_yellow;
   case Status::down:
   case Status::inconclusive: return k_dim;
   case Status::accessible: return k_green;
@@ -230,31 +231,36 @@ std::string detail_keyword(const std::string& detail) {
   return keyword ? word : std::string();
 }
 
-// "blocked tls/sni", "accessible", "inconclusive congested", "not judged".
+// "blocked tls/sni", "blocked http/stalled", "accessible", "restricted stalled", "inconclusive
+// congested", "not judged": the status, the method, then the detail's leading keyword (unless it
+// only repeats the method) or else the signatures.
 std::string verdict_text(const std::optional<Verdict>& verdict) {
   if (!verdict) {
     return "not judged";
   }
   std::string text(to_string(verdict->status));
-  const std::string keyword = detail_keyword(verdict->detail);
+  std::string qualifier = detail_keyword(verdict->detail);
+  if (qualifier.empty() || qualifier == verdict->method) {
+    qualifier.clear();
+    for (const std::string& signature : verdict->signatures) {
+      qualifier += (qualifier.empty() ? "" : ",") + signature;
+    }
+  }
   if (verdict->method) {
     text += " " + *verdict->method;
-    if (!keyword.empty()) {
-      text += "/" + keyword;
+    if (!qualifier.empty()) {
+      text += "/" + qualifier;
     }
-  } else if (!keyword.empty()) {
-    text += " " + keyword;
-  }
-  for (std::size_t k = 0; k < verdict->signatures.size(); ++k) {
-    text += (k == 0 ? " " : ",") + verdict->signatures[k];  // "inconclusive congested"
+  } else if (!qualifier.empty()) {
+    text += " " + qualifier;
   }
   return text;
 }
 
 // Statuses in the order a summary line leads with them: the most telling first.
-enum class Tally { blocked, anomaly, down, inconclusive, unjudged, accessible };
-constexpr Tally k_tallies[] = {Tally::blocked,      Tally::anomaly,  Tally::down,
-                               Tally::inconclusive, Tally::unjudged, Tally::accessible};
+enum class Tally { blocked, restricted, anomaly, down, inconclusive, unjudged, accessible };
+constexpr Tally k_tallies[] = {Tally::blocked,      Tally::restricted, Tally::anomaly,   Tally::down,
+                               Tally::inconclusive, Tally::unjudged,   Tally::accessible};
 
 Tally tally_of(const std::optional<Verdict>& verdict) {
   if (!verdict) {
@@ -263,6 +269,7 @@ Tally tally_of(const std::optional<Verdict>& verdict) {
   switch (verdict->status) {
   case Status::blocked: return Tally::blocked;
   case Status::anomaly: return Tally::anomaly;
+  case Status::restricted: return Tally::restricted;
   case Status::down: return Tally::down;
   case Status::inconclusive: return Tally::inconclusive;
   case Status::accessible: return Tally::accessible;
@@ -274,6 +281,7 @@ std::string tally_name(Tally tally) {
   switch (tally) {
   case Tally::blocked: return "blocked";
   case Tally::anomaly: return "anomaly";
+  case Tally::restricted: return "restricted";
   case Tally::down: return "down";
   case Tally::inconclusive: return "inconclusive";
   case Tally::unjudged: return "not judged";
@@ -285,7 +293,8 @@ std::string tally_name(Tally tally) {
 std::string_view tally_color(Tally tally) {
   switch (tally) {
   case Tally::blocked: return k_red;
-  case Tally::anomaly: return k_yellow;
+  case Tally::anomaly:
+  case Tally::restricted: return k_yellow;
   case Tally::down:
   case Tally::inconclusive: return k_dim;
   case Tally::accessible: return k_green;
@@ -355,8 +364,8 @@ std::string summary_line(const std::string& app, const std::vector<const TargetR
     line += (methods.empty() ? "" : " (" + methods + ")") + " on " + of_total;
   }
   std::string rest;
-  for (const Tally tally : {Tally::accessible, Tally::blocked, Tally::anomaly, Tally::down, Tally::inconclusive,
-                            Tally::unjudged}) {
+  for (const Tally tally : {Tally::accessible, Tally::blocked, Tally::restricted, Tally::anomaly, Tally::down,
+                            Tally::inconclusive, Tally::unjudged}) {
     const auto found = by_tally.find(tally);
     if (tally != lead && found != by_tally.end()) {
       rest += (rest.empty() ? "" : ", ") + std::to_string(found->second.size()) + " " + tally_name(tally);

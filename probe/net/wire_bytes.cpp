@@ -22,7 +22,7 @@ std::optional<WireBytes> wire_bytes(int fd) {
   if (length < needed) {
     return std::nullopt;
   }
-  return WireBytes{info.tcpi_bytes_received, info.tcpi_bytes_sent};
+  return WireBytes{info.tcpi_bytes_received, info.tcpi_bytes_sent, info.tcpi_last_data_recv};
 }
 
 }  // namespace probe

@@ -27,6 +27,7 @@ std::string_view to_string(Status status) {
   case Status::anomaly: return "anomaly";
   case Status::down: return "down";
   case Status::inconclusive: return "inconclusive";
+  case Status::restricted: return "restricted";
   }
   return "inconclusive";
 }
@@ -114,6 +115,9 @@ json tls_json(const TlsObservation& tls) {
     out["bytes_received"] = *tls.bytes_received;
     out["bytes_sent"] = tls.bytes_sent.value_or(0);
   }
+  if (tls.idle_ms) {
+    out["idle_ms"] = *tls.idle_ms;
+  }
   return out;
 }
 
@@ -139,6 +143,9 @@ json http_json(const HttpObservation& http) {
   if (http.bytes_received) {
     out["bytes_received"] = *http.bytes_received;
     out["bytes_sent"] = http.bytes_sent.value_or(0);
+  }
+  if (http.idle_ms) {
+    out["idle_ms"] = *http.idle_ms;
   }
   return out;
 }

@@ -80,6 +80,9 @@ struct TlsObservation : StepTiming {
   // ended it: here for a handshake-only step (tls targets, the decoy), on `http` otherwise.
   std::optional<std::uint64_t> bytes_received;
   std::optional<std::uint64_t> bytes_sent;
+  // On a step that timed out: how long its connection had then received nothing (TCP_INFO). Long
+  // (half the step or more) is a connection that stalled; short, one that still trickled.
+  std::optional<double> idle_ms;
   std::vector<CertificateInfo> chain;
   std::optional<std::string> root;  // subject of the trust anchor the chain ended at
 };
@@ -93,14 +96,23 @@ struct HttpObservation : StepTiming {
   std::optional<std::string> body_sha256;
   bool body_truncated = false;
   // Why the body read ended (once the head arrived): "complete" (the server's end), "window" (an
-  // HTTPS page read as far as its title, on purpose), "cap" (the body cap), "timeout", "error"
-  // (the connection broke).
+  // HTTPS page read as far as its title, on purpose), "cap" (the body cap), "timeout" (still
+  // trickling when the time ran out), "stalled" (timed out after receiving nothing for the second
+  // half of the step or more: see stalled()), "error" (the connection broke).
   std::optional<std::string> body_stop;
   std::uint64_t bytes = 0;
   std::optional<std::uint64_t> bytes_received;  // the connection's, on the wire (see TlsObservation)
   std::optional<std::uint64_t> bytes_sent;
+  std::optional<double> idle_ms;  // as TlsObservation's, on a step that timed out
   std::optional<std::string> location;  // a redirect's target: recorded, never followed
 };
+
+// A step that timed out after its connection had received nothing for half the step or more:
+// frozen, not slow (a slow link or a throttle keeps a trickle coming).
+inline bool stalled(const StepTiming& step, const std::optional<double>& idle_ms) {
+  return idle_ms && step.duration_ms > 0 && *idle_ms * 2 >= step.duration_ms;
+}
+
 
 // The one re-test of a direct step that failed, run after every first attempt, at low
 // concurrency: flaky networks are not censors, so a failure that does not repeat is not blocking.
@@ -138,9 +150,11 @@ struct PathObservations {
   std::vector<EndpointObservation> endpoints;
 };
 
-enum class Status { accessible, blocked, anomaly, down, inconclusive };
-inline constexpr Status k_all_statuses[] = {Status::accessible, Status::blocked, Status::anomaly,
-                                            Status::down, Status::inconclusive};
+// `restricted` (schema_version 2): the target works over direct, but there its transfers stall
+// (or are throttled) while control's complete.
+enum class Status { accessible, blocked, anomaly, down, inconclusive, restricted };
+inline constexpr Status k_all_statuses[] = {Status::accessible, Status::blocked,      Status::anomaly,
+                                            Status::down,       Status::inconclusive, Status::restricted};
 std::string_view to_string(Status status);
 
 struct Verdict {

@@ -615,23 +615,31 @@ void start_transfer(CurlMulti& multi, const TransferRequest& request, MonoTime r
         http.title = extract_title(owned->body_head);
       }
       http.bytes = owned->header_bytes + http.body_length;
+      if (wire) {
+        http.bytes_received = wire->received;
+        http.bytes_sent = wire->sent;
+        if (code == CURLE_OPERATION_TIMEDOUT) {
+          http.idle_ms = wire->idle_ms;
+        }
+      }
       if (owned->headers_complete) {
         if (owned->body_stop) {
           http.body_stop = owned->body_stop;
         } else if (code == CURLE_OK) {
           http.body_stop = "complete";
+        } else if (code == CURLE_OPERATION_TIMEDOUT) {
+          http.body_stop = stalled(http, http.idle_ms) ? "stalled" : "timeout";
         } else {
-          http.body_stop = code == CURLE_OPERATION_TIMEDOUT ? "timeout" : "error";
+          http.body_stop = "error";
         }
-      }
-      if (wire) {
-        http.bytes_received = wire->received;
-        http.bytes_sent = wire->sent;
       }
       result.http = std::move(http);
     } else if (result.tls && wire) {
       result.tls->bytes_received = wire->received;
       result.tls->bytes_sent = wire->sent;
+      if (code == CURLE_OPERATION_TIMEDOUT) {
+        result.tls->idle_ms = wire->idle_ms;
+      }
     }
     auto callback = std::move(owned->done);
     owned.reset();  // closes the connection before anyone looks at the result

@@ -684,6 +684,7 @@ private:
       }
     }
     const std::set<std::string> own = own_addresses();
+    const EndpointObservation* stalled_body = nullptr;
     for (const EndpointObservation& endpoint : direct().endpoints) {
       if (own.count(endpoint.address) == 0) {
         continue;
@@ -691,6 +692,10 @@ private:
       const Attempt attempted = attempt(endpoint, m_kind);
       if (attempted.outcome != Outcome::works || content_problem(endpoint)) {
         continue;
+      }
+      if (endpoint.http && endpoint.http->body_stop == "stalled" && !attempted.flaky) {
+        stalled_body = stalled_body != nullptr ? stalled_body : &endpoint;
+        continue;  // judged below, if no other address works whole
       }
       Evidence evidence;
       std::string detail = "works over direct with its own DNS answers";
@@ -702,7 +707,43 @@ private:
       }
       return make(Status::accessible, detail, evidence);
     }
+    if (stalled_body != nullptr) {
+      return stalled_after_head(*stalled_body);
+    }
     return std::nullopt;
+  }
+
+  // Direct got the response head, then the body froze (body_stop "stalled"): `restricted` when a
+  // healthy control read that body without a stall, else `accessible` (the site answers; a stall
+  // that control cannot be compared with says nothing about the network).
+  Verdict stalled_after_head(const EndpointObservation& endpoint) const {
+    const std::string stall = m_direct_name + " " + address_port(endpoint) + " http " +
+                              std::to_string(endpoint.http->status.value_or(0)) + " body stalled after " +
+                              std::to_string(endpoint.http->bytes_received.value_or(endpoint.http->bytes)) +
+                              " bytes";
+    for (const Control& control : m_controls) {
+      for (const EndpointObservation& theirs : control.observations->endpoints) {
+        const auto& http = theirs.http;
+        if (http && !http->failure && http->status &&
+            (http->body_stop == "complete" || http->body_stop == "window" || http->body_stop == "cap")) {
+          Evidence evidence;
+          evidence.direct(stall);
+          evidence.control(success_text(control.name, theirs, m_kind) + " body " + *http->body_stop);
+          Verdict verdict = make(Status::restricted,
+                                 "stalled: the response head comes on direct, then the body freezes after " +
+                                     std::to_string(endpoint.http->bytes_received.value_or(endpoint.http->bytes)) +
+                                     " bytes, while control reads it",
+                                 evidence);
+          verdict.signatures.push_back("stalled");
+          return verdict;
+        }
+      }
+    }
+    Evidence evidence;
+    evidence.direct(stall);
+    return make(Status::accessible,
+                "works over direct with its own DNS answers; its body stalled, and no control read it to compare",
+                evidence);
   }
 
   // Rule 2 for dns targets: the direct answers agree with a healthy control's.
@@ -1139,6 +1180,9 @@ private:
     if (!verdict.methods.empty()) {
       verdict.status = Status::blocked;
       verdict.method = verdict.methods.front();
+      if (layers[http_layer] && layers[http_layer]->starts_with("http: stalled:")) {
+        verdict.signatures.push_back("stalled");
+      }
       verdict.detail = detail;
       verdict.evidence = m_evidence.lines();
       return verdict;
@@ -1198,6 +1242,13 @@ private:
     return std::nullopt;
   }
 
+  // The direct HTTP step timed out with no response head, its connection silent for half the
+  // step or more: frozen (a censor that lets a connection carry so many bytes), not slow.
+  static bool stalled_before_head(const EndpointObservation& endpoint) {
+    return endpoint.http && endpoint.http->failure && endpoint.http->failure->code == Failure::generic_timeout_error &&
+           !endpoint.http->status && stalled(*endpoint.http, endpoint.http->idle_ms);
+  }
+
   std::string describe(Layer layer, const EndpointObservation& endpoint, const Attempt& attempted) const {
     const std::string failure = attempted.failure.str();
     switch (layer) {
@@ -1213,6 +1264,11 @@ private:
         return "tls: the handshake fails after TCP worked (" + failure + ")" +
                (endpoint.decoy_tls ? ", and so does a decoy name" : "");
       case http_layer:
+        if (stalled_before_head(endpoint)) {
+          return "http: stalled: the response head never comes after " +
+                 std::to_string(endpoint.http->bytes_received.value_or(0)) +
+                 " bytes on the wire, the connection silent, while control gets a response";
+        }
         return "http: the request fails after the connection was made (" + failure + ") while control gets a response";
       case dns_layer:
       case layer_count:

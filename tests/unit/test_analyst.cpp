@@ -309,15 +309,15 @@ TEST_CASE("summary filters (--since, --app), --by, and the csv and table formats
   std::istringstream lines(result.out);
   std::string line;
   std::getline(lines, line);
-  CHECK(line.rfind("app,host,port,kind,url,runs,blocked,accessible,anomaly,down,inconclusive,unjudged,blocked_percent,"
-                   "first_blocked,last_blocked,last_tested,current_status,current_method",
+  CHECK(line.rfind("app,host,port,kind,url,runs,blocked,accessible,restricted,anomaly,down,inconclusive,unjudged,"
+                   "blocked_percent,first_blocked,last_blocked,last_tested,current_status,current_method",
                    0) == 0);
   std::vector<std::string> rows;
   while (std::getline(lines, line)) {
     rows.push_back(line);
   }
   REQUIRE(rows.size() == 2);
-  CHECK(rows[0].rfind("twitter,api.x.com,443,https,https://api.x.com/,5,2,3,0,0,0,0,40.0,", 0) == 0);
+  CHECK(rows[0].rfind("twitter,api.x.com,443,https,https://api.x.com/,5,2,3,0,0,0,0,0,40.0,", 0) == 0);
 
   result = run_probe({"summary", k_fixtures.string(), "--since", "2026-01-01", "--by", "asn", "--app", "signal"});
   REQUIRE(result.exit_code == 0);

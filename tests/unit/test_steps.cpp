@@ -235,6 +235,50 @@ TEST_CASE("hostile bodies and headers: capped, truncated, never a crash", "[step
   CHECK(parsed["results"][0]["paths"]["direct"]["endpoints"][0]["http"]["status"] == 200);
 }
 
+TEST_CASE("a timeout tells a frozen connection from a trickle: stalled with idle_ms, before or after the head",
+          "[steps]") {
+  NetFixture fixture;
+  // 20 KiB of body, then silence: the head came, the body stalled.
+  for (const char* behaviour : {"http", "https"}) {
+    INFO(behaviour);
+    TransferRequest frozen =
+        request_for(fixture, behaviour, std::string(behaviour) == "http" ? Kind::http : Kind::https, "/freeze");
+    frozen.https_body_window = 1u << 20;  // read past the title (there is none here anyway)
+    frozen.total_timeout = Millis(1000);
+    TransferResult result = transfer(frozen);
+    REQUIRE(result.http);
+    CHECK(failure_of(*result.http) == "none");
+    CHECK(result.http->status == 200);
+    CHECK(result.http->body_length == 20 * 1024);
+    CHECK(result.http->body_stop == "stalled");
+    REQUIRE(result.http->idle_ms);
+    CHECK(*result.http->idle_ms * 2 >= result.http->duration_ms);
+    REQUIRE(result.http->bytes_received);
+    CHECK(*result.http->bytes_received >= 20 * 1024);
+  }
+
+  // One body byte every 100 ms: never silent for long, so a timeout, not a stall.
+  TransferRequest trickle = request_for(fixture, "http", Kind::http, "/trickle");
+  trickle.total_timeout = Millis(1000);
+  TransferResult result = transfer(trickle);
+  REQUIRE(result.http);
+  CHECK(result.http->body_stop == "timeout");
+  REQUIRE(result.http->idle_ms);
+  CHECK(*result.http->idle_ms < 500);
+  CHECK_FALSE(stalled(*result.http, result.http->idle_ms));
+
+  // The head's first lines, then silence: the step fails, and its idle_ms says the connection froze.
+  TransferRequest head = request_for(fixture, "http", Kind::http, "/freeze-head");
+  head.total_timeout = Millis(1000);
+  result = transfer(head);
+  REQUIRE(result.http);
+  CHECK(failure_of(*result.http) == "generic_timeout_error");
+  CHECK_FALSE(result.http->status);
+  CHECK_FALSE(result.http->body_stop);
+  REQUIRE(result.http->idle_ms);
+  CHECK(stalled(*result.http, result.http->idle_ms));
+}
+
 TEST_CASE("decoy SNI: the handshake a filter resets for the real name completes for another", "[steps]") {
   NetFixture fixture;
   TransferRequest real = request_for(fixture, "sni_reset", Kind::tls);

@@ -272,6 +272,16 @@ TEST_CASE("the summary names a verdict's signatures after its status", "[output]
   CHECK(rendered.find("  https://api.twitter.com/  tcp generic_timeout_error  tcp generic_timeout_error  "
                       "inconclusive congested\n") != std::string::npos);
   CHECK(rendered.find("twitter: blocked (dns) on 1 of 2 targets; 1 inconclusive\n") != std::string::npos);
+
+  // A qualifier that only repeats the method gives way to the signatures.
+  api->verdict = verdict(Status::blocked, "http", "http: stalled: the response head never comes after 900 bytes");
+  api->verdict->signatures = {"stalled"};
+  CHECK(render(report, 200).find("tcp generic_timeout_error  blocked http/stalled\n") != std::string::npos);
+  api->verdict = verdict(Status::restricted, std::nullopt, "stalled: the response head comes on direct, then ...");
+  api->verdict->signatures = {"stalled"};
+  const std::string restricted = render(report, 200);
+  CHECK(restricted.find("tcp generic_timeout_error  restricted stalled\n") != std::string::npos);
+  CHECK(restricted.find("twitter: blocked (dns) on 1 of 2 targets; 1 restricted\n") != std::string::npos);
 }
 
 TEST_CASE("the summary's columns: every control path, each path's first failure", "[output]") {

@@ -149,6 +149,14 @@ public:
     m_endpoint->http = http;
     return *this;
   }
+  // How the body read ended, and (on a timeout) how long the connection had been silent.
+  Obs& body_stop(const std::string& why, double duration_ms = 0, std::optional<double> idle_ms = std::nullopt) {
+    m_endpoint->http->body_stop = why.empty() ? std::nullopt : std::optional<std::string>(why);
+    m_endpoint->http->duration_ms = duration_ms;
+    m_endpoint->http->idle_ms = idle_ms;
+    m_endpoint->http->bytes_received = 16384;
+    return *this;
+  }
   Obs& http_fail(const std::string& text) {
     m_endpoint->http = HttpObservation{};
     m_endpoint->http->failure = failure(text);
@@ -1134,6 +1142,48 @@ std::vector<Case> blocked_cases() {
     control_works(obs);
     add(Case("an offline direct path with a working control is not blocked", obs, k_healthy, Status::inconclusive,
              std::nullopt, "the vantage point seems offline"));
+  }
+  // Stalls: a connection that went silent for half its step or more before the timeout.
+  {
+    Obs obs = https_target();
+    obs.system("A", {k_good}).direct_ep(k_good).tcp_ok().tls_ok().http(200).body_stop("stalled", 6000, 5900);
+    control_works(obs).body_stop("window");
+    add(Case("the head on direct, then a body that freezes while control's comes: restricted, stalled", obs, k_healthy,
+             Status::restricted, std::nullopt, "stalled: the response head comes on direct, then the body freezes "
+                                               "after 16384 bytes")
+            .signature("stalled")
+            .evidence("body stalled after 16384 bytes"));
+  }
+  {
+    Obs obs = https_target();
+    obs.system("A", {k_good}).direct_ep(k_good).tcp_ok().tls_ok().http(200).body_stop("stalled", 6000, 5900);
+    control_works(obs).body_stop("stalled", 6000, 5900);
+    add(Case("a body that stalls over control too is the site's: accessible", obs, k_healthy, Status::accessible,
+             std::nullopt, "no control read it to compare"));
+  }
+  {
+    Obs obs = https_target();
+    obs.system("A", {k_good}).direct_ep(k_good).tcp_ok().tls_ok().http(200).body_stop("timeout", 6000, 50);
+    control_works(obs).body_stop("window");
+    add(Case("a body still trickling at the timeout is slow, not stalled: accessible", obs, k_healthy,
+             Status::accessible, std::nullopt, "works over direct"));
+  }
+  {
+    Obs obs = https_target();
+    obs.system("A", {k_good}).direct_ep(k_good).tcp_ok().tls_ok().http_fail("generic_timeout_error");
+    obs.body_stop("", 6000, 5800).retest("http", "generic_timeout_error");
+    control_works(obs);
+    add(Case("no head on direct, the connection silent, while control gets a response: blocked http, stalled", obs,
+             k_healthy, Status::blocked, "http", "stalled: the response head never comes after 16384 bytes")
+            .signature("stalled"));
+  }
+  {
+    Obs obs = https_target();
+    obs.system("A", {k_good}).direct_ep(k_good).tcp_ok().tls_ok().http_fail("generic_timeout_error");
+    obs.body_stop("", 6000, 100).retest("http", "generic_timeout_error");
+    control_works(obs);
+    add(Case("no head on direct while bytes still trickled: blocked http, not stalled", obs, k_healthy,
+             Status::blocked, "http", "the request fails after the connection was made"));
   }
   return out;
 }
