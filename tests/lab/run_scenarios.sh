@@ -424,6 +424,32 @@ expect_slow_link_256k() {
     "direct's first attempts timed out and were re-tested (the scenario overran the link)"
 }
 
+# Freezes keyed on the address (iptables connbytes on the replies from Clubhouse's port 80): the
+# plain-HTTP target's connection goes silent after 16 KB (its head came: restricted, stalled) or
+# after 200 bytes (no head: blocked http, stalled); HTTPS to the same addresses is untouched.
+expect_freeze() {
+  check_count
+  check_a_answered
+  check "$JQ_DEFS"'deps | select(.kind == "http") | select(.e.http.body_stop != "stalled" or .e.http.status != 200) | show' \
+    "plain http on direct: the head came, then the body stalled (body_stop stalled)"
+  check "$JQ_DEFS"'deps | select(.kind == "http") | select(.e.http.idle_ms == null or .e.http.idle_ms * 2 < .e.http.duration_ms) | show' \
+    "plain http on direct: its connection silent for half the step or more (idle_ms)"
+  check_verdicts 'if $r.kind == "http" then "restricted/null" else "accessible/null" end' \
+    "the plain http target restricted, the rest accessible"
+  check '.results[] | select(.kind == "http") | select(.verdict.signatures != ["stalled"]) | "\(.host): \(.verdict | tojson)"' \
+    "the plain http target's signature: stalled"
+}
+expect_freeze_head() {
+  check_count
+  check_a_answered
+  check "$JQ_DEFS"'deps | select(.kind == "http") | select(.e.http.failure != "generic_timeout_error" or .e.http.status != null) | show' \
+    "plain http on direct: no head, a timeout"
+  check_verdicts 'if $r.kind == "http" then "blocked/http" else "accessible/null" end' \
+    "the plain http target blocked (http), the rest accessible"
+  check '.results[] | select(.kind == "http") | select(.verdict.signatures != ["stalled"]) | "\(.host): \(.verdict | tojson)"' \
+    "the plain http target's signature: stalled"
+}
+
 # The censor NATs the client's direct traffic: servers see (and echo) 10.77.2.1, an address on
 # none of the client's interfaces, which the probe learns from the STUN server's answer and
 # scrubs like its own.
