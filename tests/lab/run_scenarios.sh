@@ -698,6 +698,11 @@ run_scenario() {
     fi
     "expect_${sc//-/_}"
     check_privacy
+    if python3 "$ROOT/tests/schema/validate.py" "$ROOT/reports/schema.json" "$report" >"$tmp/schema.log" 2>&1; then
+      ok "the report validates against reports/schema.json"
+    else
+      fail "the report does not validate against reports/schema.json"; sed 's/^/      /' "$tmp/schema.log" | tail -20
+    fi
   done
   mapfile -t pids < <(snapshot_pids)
   "$LAB" down >/dev/null 2>&1 || fail "scripts/lab down"
