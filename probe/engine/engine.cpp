@@ -167,11 +167,12 @@ public:
     }
     m_loop.run();
     measure_load();
-    // The follow-up phase, once every first attempt is in, at low concurrency. First the control
-    // paths' timed-out steps where a control path is congested (so that what control got through
-    // is known before direct is judged by it); then each failing direct step that a control path
-    // got through, and every timed-out direct step if direct is congested. A burst of failures
-    // can be congestion; a censor fails them again.
+    // The follow-up phase, once every first attempt is in, at low concurrency (lower still when a
+    // path is overrun). First the control paths' timed-out steps of targets that failed on every
+    // path (so that what control got through is known before direct is judged by it); then each
+    // failing direct step that a control path got through, and direct's timed-out steps of the
+    // targets that failed everywhere. A burst of failures can be congestion; a censor, or a site
+    // that is down, fails them again.
     if (std::any_of(m_paths.begin(), m_paths.end(), [](const auto& path) { return path->health.overrun; })) {
       m_retests.set_limit(m_settings.congested_retest_concurrency);
     }
@@ -702,7 +703,7 @@ private:
   // with its own time, that of the whole chain); nullopt when none got through.
   // Only a step that worked over control can make the direct failure "blocked", so only then is
   // it worth a re-test (a run without controls, or a target down everywhere, re-tests nothing and
-  // stays bounded by one timeout, unless direct is congested); the re-test then gets at least
+  // stays bounded by one timeout, unless it timed out everywhere); the re-test then gets at least
   // twice that time, so a direct path that is slow, not blocked, is not judged by a shorter clock
   // than control's.
   std::optional<double> slowest_control_success_ms(std::size_t i, const std::string& address,
