@@ -142,7 +142,7 @@ std::vector<ControlSettings> control_settings(const RunOptions& options) {
 std::vector<PathInfo> describe_paths(const std::vector<ControlSettings>& controls) {
   std::vector<PathInfo> out;
   const auto direct_egress = default_egress();
-  out.push_back(PathInfo{"direct", "direct", "unchecked", direct_egress, "", std::nullopt, 0});
+  out.push_back(PathInfo{"direct", "direct", "unchecked", direct_egress, "", std::nullopt, 0, {}});
   if (direct_egress && is_tunnel_device(*direct_egress)) {
     spdlog::warn("the default route leaves by {}, a tunnel device: if it is a system-wide VPN, the direct path "
                  "is not the local network",
@@ -151,7 +151,7 @@ std::vector<PathInfo> describe_paths(const std::vector<ControlSettings>& control
   for (const ControlSettings& control : controls) {
     const PathSpec& spec = control.spec;
     PathInfo info{spec.name, std::string(to_string(spec.kind)), "unchecked", std::nullopt, spec.display(),
-                  std::nullopt, 0};
+                  std::nullopt, 0, {}};
     if (spec.kind == PathKind::interface) {
       if (!interface_exists(spec.interface)) {
         throw UserError(exit_code::k_config, "--control iface:" + spec.interface + ": no such interface");
@@ -211,7 +211,7 @@ private:
 std::vector<PathStatus> path_statuses(const std::vector<PathHealth>& paths) {
   std::vector<PathStatus> statuses;
   for (std::size_t k = 0; k < paths.size(); ++k) {
-    statuses.push_back(PathStatus{paths[k].name, k != 0, k != 0 && paths[k].healthy(), paths[k].congested});
+    statuses.push_back(PathStatus{paths[k].name, k != 0, k != 0 && paths[k].healthy(), paths[k].congestion.congested});
   }
   return statuses;
 }
@@ -338,16 +338,11 @@ int run(const RunOptions& options) {
     const PathHealth& health = measured.paths[k];
     PathInfo& info = paths[k];
     info.successes = health.successes;
-    info.steps = health.steps;
-    info.timeouts = health.timeouts;
-    info.overrun = health.overrun;
-    info.retested = health.retested;
-    info.recovered = health.recovered;
-    info.congested = health.congested;
-    if (health.congested) {
+    info.congestion = health.congestion;
+    if (const PathCongestion& congestion = health.congestion; congestion.congested) {
       spdlog::warn("path {} is congested: {} of its {} connection steps timed out, and {} of {} re-tested at low "
                    "concurrency got through",
-                   info.name, health.timeouts, health.steps, health.recovered, health.retested);
+                   info.name, congestion.timeouts, congestion.steps, congestion.recovered, congestion.retested);
     }
     if (k == 0) {
       continue;  // the direct path is what is measured, not a reference

@@ -173,7 +173,7 @@ public:
     // failing direct step that a control path got through, and direct's timed-out steps of the
     // targets that failed everywhere. A burst of failures can be congestion; a censor, or a site
     // that is down, fails them again.
-    if (std::any_of(m_paths.begin(), m_paths.end(), [](const auto& path) { return path->health.overrun; })) {
+    if (std::any_of(m_paths.begin(), m_paths.end(), [](const auto& path) { return path->health.congestion.overrun; })) {
       m_retests.set_limit(m_settings.congested_retest_concurrency);
     }
     for (const bool control : {true, false}) {
@@ -574,9 +574,10 @@ private:
           }
         }
       }
-      path->health.steps = steps;
-      path->health.timeouts = timeouts;
-      path->health.overrun = steps >= k_overrun_min_steps && timeouts * k_overrun_fraction >= steps && through > 0;
+      PathCongestion& congestion = path->health.congestion;
+      congestion.steps = steps;
+      congestion.timeouts = timeouts;
+      congestion.overrun = steps >= k_overrun_min_steps && timeouts * k_overrun_fraction >= steps && through > 0;
     }
   }
 
@@ -596,9 +597,10 @@ private:
           recovered += endpoint.retest->failure ? 0 : 1;
         }
       }
-      path->health.retested = retested;
-      path->health.recovered = recovered;
-      path->health.congested = path->health.overrun && retested > 0 && recovered * 2 >= retested;
+      PathCongestion& congestion = path->health.congestion;
+      congestion.retested = retested;
+      congestion.recovered = recovered;
+      congestion.congested = congestion.overrun && retested > 0 && recovered * 2 >= retested;
     }
   }
 
@@ -756,7 +758,7 @@ private:
     // still delays the first packets of a re-test), or (direct) twice what control took,
     // whichever is longer.
     const double control_ms = p == 0 ? slowest_control_success_ms(i, endpoint.address, step).value_or(0.0) : 0.0;
-    const long own = static_cast<long>(path.timeout_ms) * (path.health.overrun ? 2 : 1);
+    const long own = static_cast<long>(path.timeout_ms) * (path.health.congestion.overrun ? 2 : 1);
     const Millis timeout(std::max<long>(own, static_cast<long>(std::ceil(2 * control_ms))));
     const auto record = [this, i, p, index, step, done, timeout](const StepTiming& timing) {
       if (m_interrupted) {

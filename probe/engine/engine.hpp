@@ -39,16 +39,7 @@ struct PathHealth {
   std::optional<FailureInfo> check_failure;  // what the check found wrong
   std::string check_detail;                  // for the log: why (never credentials)
   std::size_t successes = 0;                 // DNS answers and steps that succeeded over the path
-  // Congestion (engine.cpp says when): the first phase's connection steps (tcp, tls, http,
-  // stun) that finished and those that timed out, which together may make the path `overrun`;
-  // the timed-out steps re-tested and those re-tests that got through, which may then make an
-  // overrun path `congested`.
-  std::size_t steps = 0;
-  std::size_t timeouts = 0;
-  bool overrun = false;
-  std::size_t retested = 0;
-  std::size_t recovered = 0;
-  bool congested = false;
+  PathCongestion congestion;
   bool healthy() const { return checked && !check_failure && successes > 0; }
 };
 

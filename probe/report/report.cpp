@@ -297,12 +297,12 @@ json frame_json(const Report& report, json apps) {
                      {"egress", optional_json(path.egress)}, {"detail", path.detail},
                      {"check_failure", optional_json(path.check_failure)}, {"successes", path.successes},
                      {"congestion",
-                      {{"steps", path.steps},
-                       {"timeouts", path.timeouts},
-                       {"overrun", path.overrun},
-                       {"retested", path.retested},
-                       {"recovered", path.recovered},
-                       {"congested", path.congested}}}});
+                      {{"steps", path.congestion.steps},
+                       {"timeouts", path.congestion.timeouts},
+                       {"overrun", path.congestion.overrun},
+                       {"retested", path.congestion.retested},
+                       {"recovered", path.congestion.recovered},
+                       {"congested", path.congestion.congested}}}});
   }
   json lists = json::array();
   for (const auto& list : report.target_lists) {

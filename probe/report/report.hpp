@@ -174,6 +174,19 @@ struct TargetResult {
   std::optional<Verdict> verdict;  // nullopt until the verdict stage has judged the target
 };
 
+// Congestion on a path, as the engine measures it (engine.cpp says when): the first phase's
+// connection steps (tcp, tls, http, stun) that finished and those that timed out, which together
+// may make the path `overrun`; the timed-out steps re-tested and those re-tests that got through,
+// which may then make an overrun path `congested`.
+struct PathCongestion {
+  std::size_t steps = 0;
+  std::size_t timeouts = 0;
+  bool overrun = false;
+  std::size_t retested = 0;
+  std::size_t recovered = 0;
+  bool congested = false;
+};
+
 struct PathInfo {
   std::string name;    // "direct", "control", "control-2", ...
   std::string kind;    // "direct", "socks5", "socks5h", "http_proxy", "interface"
@@ -182,13 +195,7 @@ struct PathInfo {
   std::string detail;  // the proxy URL or iface:NAME; never credentials
   std::optional<std::string> check_failure;  // the start-up check's failure string
   std::size_t successes = 0;  // DNS answers and steps that succeeded over the path
-  // Congestion, as the engine measured it (engine.hpp's PathHealth).
-  std::size_t steps = 0;
-  std::size_t timeouts = 0;
-  bool overrun = false;
-  std::size_t retested = 0;
-  std::size_t recovered = 0;
-  bool congested = false;
+  PathCongestion congestion;
 };
 
 struct Vantage {

@@ -373,13 +373,13 @@ TEST_CASE("a target that timed out on every path is re-tested on every path, con
   // Two steps are too few to call a path congested.
   REQUIRE(measured.paths.size() == 2);
   for (const PathHealth& path : measured.paths) {
-    CHECK_FALSE(path.overrun);
-    CHECK(path.retested == 1);
-    CHECK(path.recovered == 1);
-    CHECK_FALSE(path.congested);
+    CHECK_FALSE(path.congestion.overrun);
+    CHECK(path.congestion.retested == 1);
+    CHECK(path.congestion.recovered == 1);
+    CHECK_FALSE(path.congestion.congested);
   }
   const Verdict verdict = judge(measured.results[0], {PathStatus{"direct", false, false},
-                                                      PathStatus{"control", true, true, measured.paths[1].congested}});
+                                                      PathStatus{"control", true, true, measured.paths[1].congestion.congested}});
   CHECK(to_string(verdict.status) == "accessible");
 }
 
@@ -406,12 +406,12 @@ TEST_CASE("a target silent on every path is re-tested on every path, times out a
     CHECK(endpoint.retest->failure->code == Failure::generic_timeout_error);
   }
   for (const PathHealth& path : measured.paths) {
-    CHECK(path.retested == 1);
-    CHECK(path.recovered == 0);
-    CHECK_FALSE(path.congested);
+    CHECK(path.congestion.retested == 1);
+    CHECK(path.congestion.recovered == 0);
+    CHECK_FALSE(path.congestion.congested);
   }
   const Verdict verdict = judge(measured.results[0], {PathStatus{"direct", false, false},
-                                                      PathStatus{"control", true, true, measured.paths[1].congested}});
+                                                      PathStatus{"control", true, true, measured.paths[1].congestion.congested}});
   CHECK(to_string(verdict.status) == "down");
   CHECK(verdict.signatures.empty());
 }

@@ -35,8 +35,8 @@ Report full_report() {
   report.started_at = SystemTime(std::chrono::seconds(1764353446));
   report.finished_at = report.started_at + std::chrono::seconds(12);
   report.vantage = Vantage{"home-line", "AS64500", "ZZ"};
-  report.paths = {PathInfo{"direct", "direct", "unchecked", "eth0", "", std::nullopt, 12},
-                  PathInfo{"control", "socks5h", "unhealthy", "eth0", "socks5h://127.0.0.1:9050", "proxy_error", 0}};
+  report.paths = {PathInfo{"direct", "direct", "unchecked", "eth0", "", std::nullopt, 12, {}},
+                  PathInfo{"control", "socks5h", "unhealthy", "eth0", "socks5h://127.0.0.1:9050", "proxy_error", 0, {}}};
   report.options = {{"timeout_ms", 5000}, {"tries", 1}, {"apps", {"signal"}}};
   TargetList list;
   list.file = "/home/someone/lists/signal.json";

@@ -100,8 +100,8 @@ Report small_report() {
   report.run_id = "0123456789abcdef0123456789abcdef";
   report.started_at = SystemTime(std::chrono::seconds(1764353446));
   report.finished_at = report.started_at + std::chrono::seconds(3);
-  report.paths = {PathInfo{"direct", "direct", "unchecked", "eth0", "", std::nullopt, 5},
-                  PathInfo{"control", "socks5h", "healthy", "lo", "socks5h://127.0.0.1:9050", std::nullopt, 9}};
+  report.paths = {PathInfo{"direct", "direct", "unchecked", "eth0", "", std::nullopt, 5, {}},
+                  PathInfo{"control", "socks5h", "healthy", "lo", "socks5h://127.0.0.1:9050", std::nullopt, 9, {}}};
 
   TargetResult chat;  // SNI filtering
   chat.target = make_target("signal", "chat.signal.org", Kind::tls, 443);
@@ -286,7 +286,7 @@ TEST_CASE("the summary names a verdict's signatures after its status", "[output]
 
 TEST_CASE("the summary's columns: every control path, each path's first failure", "[output]") {
   Report report = small_report();
-  report.paths.push_back(PathInfo{"control-2", "interface", "healthy", "wg0", "iface:wg0", std::nullopt, 1});
+  report.paths.push_back(PathInfo{"control-2", "interface", "healthy", "wg0", "iface:wg0", std::nullopt, 1, {}});
   TargetResult& chat = report.results[2];
   REQUIRE(chat.target.host == "chat.signal.org");
   chat.paths["control-2"].queries = {failed_query("A", Failure::generic_timeout_error)};
@@ -307,7 +307,7 @@ TEST_CASE("the summary's columns: every control path, each path's first failure"
         endpoint("198.51.100.1", 443, "tcp", Failure::connection_refused, {"direct"}),
     };
     Report one;
-    one.paths = {PathInfo{"direct", "direct", "unchecked", "eth0", "", std::nullopt, 0}};
+    one.paths = {PathInfo{"direct", "direct", "unchecked", "eth0", "", std::nullopt, 0, {}}};
     one.results = {target};
     CHECK(lines_of(render(one))[2] == "  x.example:443 tls  tcp connection_refused  not judged");
 
