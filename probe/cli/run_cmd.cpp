@@ -66,6 +66,7 @@ struct RunOptions {
   std::optional<int> keep_days;
   int compress_after_days = 7;
   bool no_compress = false;
+  bool no_throughput = false;
   std::vector<std::string> injection_probes;
   std::string vantage_id;
   std::string asn;
@@ -272,6 +273,7 @@ int run(const RunOptions& options) {
   settings.per_address = options.per_address;
   settings.transfer_threads = options.tls_threads.value_or(TransferWorkers::default_threads());
   settings.resolver_inflight = options.resolver_inflight;
+  settings.throughput = !options.no_throughput;
   settings.injection_probes = parse_each(options.injection_probes, "--injection-probe", &parse_resolver);
   std::vector<PathInfo> paths = describe_paths(settings.controls);
   const LoadedTargets loaded = load_targets(with_default_targets(options.selection));
@@ -306,6 +308,7 @@ int run(const RunOptions& options) {
                     {"concurrency", settings.concurrency},
                     {"tls_threads", settings.transfer_threads},
                     {"resolver_inflight", settings.resolver_inflight},
+                    {"throughput", settings.throughput},
                     {"resolvers", resolver_labels},
                     {"allow_bogon", options.allow_bogon},
                     {"ca_files", ca_file_names(options.ca_files)},
@@ -476,6 +479,9 @@ void add_run_command(CLI::App& app, std::vector<Command>& commands) {
       ->check(CLI::Range(0, 100000))
       ->capture_default_str();
   run_app->add_flag("--no-compress", options->no_compress, "Leave earlier reports uncompressed");
+  run_app->add_flag("--no-throughput", options->no_throughput,
+                    "Skip the throughput phase (samples of up to 64 KiB of a suspect's body on each path, for "
+                    "metered lines): throttling then goes unnamed");
   run_app->add_option("--per-address", options->per_address,
                       "Connections at once to one destination address, per path")
       ->check(CLI::Range(1, 10000))

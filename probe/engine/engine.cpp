@@ -184,6 +184,11 @@ public:
       }
     }
     measure_congestion();
+    if (m_settings.throughput && !m_interrupted) {
+      schedule_throughput();
+      m_throughput.pump();
+      m_loop.run();
+    }
     if (m_interrupted) {
       mark_interrupted();
     }
@@ -192,7 +197,7 @@ public:
     }
     tag_residual();
     if (!m_interrupted) {
-      for (const std::size_t i : m_retested) {
+      for (const std::size_t i : m_revisited) {
         report_done(i);
       }
     }
@@ -691,7 +696,7 @@ private:
           if (dry) {
             continue;
           }
-          m_retested.insert(i);
+          m_revisited.insert(i);
           m_retests.add(endpoints[index].address, [this, i, p, index, step = *step](std::function<void()> done) {
             retest(i, p, index, step, std::move(done));
           });
@@ -809,6 +814,235 @@ private:
         timing.failure = result.http->failure;
       }
       record(timing);
+    });
+  }
+
+  // The throughput phase, after every re-test: a target whose transfers on direct look throttled or
+  // stalled (a suspect) has its body sampled on direct and on each healthy control, and on direct
+  // the server's handshake flight timed for its real name and for the decoy name, and (plain
+  // HTTP) its body asked for under the decoy name. The verdict compares them (verdict.cpp): a
+  // throttle is direct's sample under a quarter of control's; it keys on the name (`tls`) when the
+  // decoy's flight is fast where the real one is slow, on the address (`tcp_ip`) otherwise.
+  // A suspect is, on direct, an endpoint whose response head came and then
+  // - whose body stalled (body_stop "stalled"), or
+  // - whose transfer's rate (the connection's bytes received, over the time from its TLS handshake
+  //   to its end, over at least k_rate_min_bytes) is under a quarter of a healthy control's at the
+  //   same address and under a quarter of the median of direct's rates for at least
+  //   k_rate_min_peers other targets. Both: a slow or distant control path alone makes no suspect,
+  //   nor does a slow link that slows every target alike (the lab's slow-link scenarios).
+  // The samples run after everything else, throughput_concurrency at a time per path, so they
+  // never compete with the reachability steps; a run with no suspect adds nothing.
+  static constexpr std::uint64_t k_rate_min_bytes = 4 * 1024;
+  static constexpr std::size_t k_rate_min_peers = 3;
+  static constexpr double k_rate_factor = 4.0;
+
+  // A transfer's rate on the wire in bytes per millisecond, as above; nullopt when it is too
+  // short to say or no head came.
+  static std::optional<double> transfer_rate(const EndpointObservation& endpoint) {
+    if (!endpoint.http || !endpoint.http->status || !endpoint.http->bytes_received ||
+        *endpoint.http->bytes_received < k_rate_min_bytes) {
+      return std::nullopt;
+    }
+    const double start = endpoint.tls ? endpoint.tls->t0_ms : endpoint.http->t0_ms;
+    const double end = endpoint.http->t0_ms + endpoint.http->duration_ms;
+    return static_cast<double>(*endpoint.http->bytes_received) / std::max(end - start, 1.0);
+  }
+
+  bool usable_control(std::size_t p) const { return p != 0 && m_paths[p]->health.healthy(); }
+
+  // The suspects: (target, index of its direct endpoint).
+  std::vector<std::pair<std::size_t, std::size_t>> throughput_suspects() const {
+    const std::string& direct = m_paths[0]->spec.name;
+    std::vector<std::pair<std::size_t, double>> rates;  // (target, rate) of every direct endpoint with one
+    for (std::size_t i = 0; i < m_results.size(); ++i) {
+      for (const auto& endpoint : m_results[i].paths.at(direct).endpoints) {
+        if (const auto rate = transfer_rate(endpoint)) {
+          rates.emplace_back(i, *rate);
+        }
+      }
+    }
+    std::vector<std::pair<std::size_t, std::size_t>> out;
+    for (std::size_t i = 0; i < m_results.size(); ++i) {
+      const Kind kind = m_targets[i].kind;
+      if (kind != Kind::https && kind != Kind::http) {
+        continue;
+      }
+      const auto& endpoints = m_results[i].paths.at(direct).endpoints;
+      for (std::size_t index = 0; index < endpoints.size(); ++index) {
+        const EndpointObservation& endpoint = endpoints[index];
+        if (endpoint.not_tested || !endpoint.http || !endpoint.http->status) {
+          continue;
+        }
+        if (endpoint.http->body_stop == "stalled") {
+          out.emplace_back(i, index);
+          continue;
+        }
+        const auto rate = transfer_rate(endpoint);
+        if (!rate || !slower_than_control(i, endpoint.address, *rate)) {
+          continue;
+        }
+        std::vector<double> others;
+        for (const auto& [j, other] : rates) {
+          if (j != i) {
+            others.push_back(other);
+          }
+        }
+        if (others.size() < k_rate_min_peers) {
+          continue;
+        }
+        std::nth_element(others.begin(), others.begin() + static_cast<std::ptrdiff_t>(others.size() / 2), others.end());
+        if (*rate * k_rate_factor < others[others.size() / 2]) {
+          out.emplace_back(i, index);
+        }
+      }
+    }
+    return out;
+  }
+
+  bool slower_than_control(std::size_t i, const std::string& address, double rate) const {
+    for (std::size_t p = 1; p < m_paths.size(); ++p) {
+      if (!usable_control(p)) {
+        continue;
+      }
+      for (const auto& endpoint : m_results[i].paths.at(m_paths[p]->spec.name).endpoints) {
+        const auto theirs = endpoint.address == address ? transfer_rate(endpoint) : std::nullopt;
+        if (theirs && rate * k_rate_factor < *theirs) {
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
+  // A sample's body is timed over at least this much, or over a read that ran out of time (a
+  // trickle's rate is what it is); a body that ends sooner is too small to time.
+  static constexpr std::uint64_t k_sample_min_bytes = 16 * 1024;
+  static constexpr std::size_t k_sample_bytes = 64 * 1024;
+
+  void schedule_throughput() {
+    m_throughput = Scheduler(m_settings.throughput_concurrency * m_paths.size(), m_settings.throughput_concurrency);
+    std::vector<std::tuple<std::size_t, std::size_t, std::size_t, bool>> samples;  // (target, path, endpoint, decoy)
+    for (const auto& [i, index] : throughput_suspects()) {
+      m_revisited.insert(i);
+      const Kind kind = m_targets[i].kind;
+      const std::string address = endpoint_at(i, 0, index).address;
+      endpoint_at(i, 0, index).throughput.emplace();
+      if (kind == Kind::http) {
+        samples.emplace_back(i, 0, index, true);
+      } else {
+        // First, before any sample fills the link: the two handshakes run side by side, under
+        // the same conditions, twice each (the faster of each pair is kept: a flight is a few
+        // KiB, and one late packet would double its time).
+        for (int round = 0; round < 2; ++round) {
+          add_handshake(i, index, false);
+          add_handshake(i, index, true);
+        }
+      }
+      samples.emplace_back(i, 0, index, false);
+      for (std::size_t p = 1; p < m_paths.size(); ++p) {
+        if (!usable_control(p)) {
+          continue;
+        }
+        auto& endpoints = m_results[i].paths[m_paths[p]->spec.name].endpoints;
+        for (std::size_t theirs = 0; theirs < endpoints.size(); ++theirs) {
+          if (endpoints[theirs].address == address && !endpoints[theirs].not_tested && endpoints[theirs].tcp &&
+              !endpoints[theirs].tcp->failure) {
+            endpoints[theirs].throughput.emplace();
+            samples.emplace_back(i, p, theirs, false);
+          }
+        }
+      }
+    }
+    for (const auto& [i, p, index, decoy] : samples) {
+      add_sample(i, p, index, decoy);
+    }
+  }
+
+  // A sample of the body on path p (under the decoy name: plain HTTP's Host header), read to
+  // k_sample_bytes whatever its title.
+  void add_sample(std::size_t i, std::size_t p, std::size_t index, bool decoy) {
+    m_throughput.add(m_paths[p]->spec.name, [this, i, p, index, decoy](std::function<void()> done) {
+      TransferRequest request = transfer_request(i, p, index);
+      request.body_cap = k_sample_bytes;
+      request.https_body_window = 0;
+      // The server cannot push far past the sample before the read stops (on a throttled or
+      // slow link, what it sent beyond queues ahead of the next sample).
+      request.receive_buffer = static_cast<int>(k_sample_bytes);
+      request.connect_timeout = 2 * request.connect_timeout;  // a throttled handshake is slow, not failed
+      if (decoy) {
+        request.host = m_settings.decoy_sni;
+      }
+      m_transfers.start(request, m_run_start, [this, i, p, index, decoy, done](TransferResult result) {
+        if (m_interrupted) {
+          return;
+        }
+        RateSample sample;
+        const std::optional<HttpObservation>& http = result.http;
+        sample.failure = result.tls && result.tls->failure ? result.tls->failure
+                         : http                            ? http->failure
+                                                           : std::nullopt;
+        if (http) {
+          const double end = http->t0_ms + http->duration_ms;
+          sample.t0_ms = result.first_byte_ms.value_or(http->t0_ms);
+          sample.duration_ms = std::max(0.0, end - sample.t0_ms);
+          sample.bytes = http->body_length;
+          sample.body_stop = http->body_stop;
+          const bool ran_out = http->body_stop == "timeout" || http->body_stop == "stalled";
+          if (http->status && (sample.bytes >= k_sample_min_bytes || (ran_out && sample.bytes > 0))) {
+            sample.rate = static_cast<double>(sample.bytes) * 1000.0 / std::max(sample.duration_ms, 1.0);
+          }
+        } else if (result.tls) {
+          sample.t0_ms = result.tls->t0_ms;
+          sample.duration_ms = result.tls->duration_ms;
+        }
+        ThroughputObservation& record = *endpoint_at(i, p, index).throughput;
+        if (decoy) {
+          record.decoy_sample = std::move(sample);
+        } else {
+          if (!sample.failure && !sample.rate && sample.body_stop == "complete") {
+            record.not_tested = "the body is too small to time (" + std::to_string(sample.bytes) + " bytes)";
+          }
+          record.sample = std::move(sample);
+        }
+        done();
+      });
+    });
+  }
+
+  // The server's handshake flight on direct for the real name or the decoy name: a handshake
+  // alone, timed, with the bytes it brought.
+  void add_handshake(std::size_t i, std::size_t index, bool decoy) {
+    m_throughput.add(m_paths[0]->spec.name, [this, i, index, decoy](std::function<void()> done) {
+      TransferRequest request = transfer_request(i, 0, index);
+      request.kind = Kind::tls;
+      request.decoy = decoy;
+      request.connect_timeout = 2 * request.connect_timeout;
+      if (decoy) {
+        request.host = m_settings.decoy_sni;
+      }
+      m_transfers.start(request, m_run_start, [this, i, index, decoy, done](TransferResult result) {
+        if (m_interrupted) {
+          return;
+        }
+        RateSample sample;
+        if (result.tls) {
+          sample.failure = result.tls->failure;
+          sample.t0_ms = result.tls->t0_ms;
+          sample.duration_ms = result.tls->duration_ms;
+          sample.bytes = result.tls->bytes_received.value_or(0);
+          if (!sample.failure && sample.bytes > 0) {
+            sample.rate = static_cast<double>(sample.bytes) * 1000.0 / std::max(sample.duration_ms, 1.0);
+          }
+        }
+        std::optional<RateSample>& kept = decoy ? endpoint_at(i, 0, index).throughput->decoy_handshake
+                                                : endpoint_at(i, 0, index).throughput->handshake;
+        // The better of the two tries: one that got through over one that failed, else the faster.
+        if (!kept || (kept->failure && !sample.failure) ||
+            (!kept->failure == !sample.failure && sample.duration_ms < kept->duration_ms)) {
+          kept = std::move(sample);
+        }
+        done();
+      });
     });
   }
 
@@ -941,7 +1175,8 @@ private:
   std::size_t m_finished = 0;
   bool m_interrupted = false;  // stop_fd fired: callbacks record nothing more
   std::map<std::tuple<std::size_t, std::size_t, std::size_t>, std::string> m_retest_wanted;  // (target, path, endpoint) -> step
-  std::set<std::size_t> m_retested;  // targets with a re-test, handed on again once it is in
+  std::set<std::size_t> m_revisited;  // targets with a re-test or a sample, handed on again once it is in
+  Scheduler m_throughput{1, 1};  // keyed by path name; its limits are set by schedule_throughput()
 };
 
 }  // namespace

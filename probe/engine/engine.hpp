@@ -57,6 +57,10 @@ struct RunSettings {
   // Queries in flight to one DNS server at most, whatever `concurrency` says (dns/paced_resolver.hpp).
   std::size_t resolver_inflight = k_default_resolver_inflight;
   std::string decoy_sni = "www.example.com";  // the unrelated name of the decoy handshake
+  // The throughput phase (engine.cpp): samples of the suspects' bodies, a few at a time per path.
+  // Off (--no-throughput) for metered lines: a run then cannot tell a throttle.
+  bool throughput = true;
+  std::size_t throughput_concurrency = 2;  // samples in flight on one path
   // Called from the loop each time a target's first phase is over: (targets done, targets).
   std::function<void(std::size_t, std::size_t)> on_progress;
   std::vector<Cidr> allow_bogon;

@@ -5,6 +5,7 @@
 #include <sys/random.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cerrno>
 #include <iterator>
 #include <queue>
@@ -150,6 +151,30 @@ json http_json(const HttpObservation& http) {
   return out;
 }
 
+json rate_json(const RateSample& sample) {
+  json out;
+  add_timing(out, sample);
+  out["bytes"] = sample.bytes;
+  out["rate"] = sample.rate ? json(std::round(*sample.rate)) : json(nullptr);
+  if (sample.body_stop) {
+    out["body_stop"] = *sample.body_stop;
+  }
+  return out;
+}
+
+json throughput_json(const ThroughputObservation& throughput) {
+  json out = {{"not_tested", optional_json(throughput.not_tested)}};
+  const std::pair<const char*, const std::optional<RateSample>*> parts[] = {
+      {"sample", &throughput.sample},
+      {"handshake", &throughput.handshake},
+      {"decoy_handshake", &throughput.decoy_handshake},
+      {"decoy_sample", &throughput.decoy_sample}};
+  for (const auto& [name, part] : parts) {
+    out[name] = *part ? rate_json(**part) : json(nullptr);
+  }
+  return out;
+}
+
 json endpoint_json(const EndpointObservation& endpoint) {
   json out = {
       {"address", endpoint.address},
@@ -187,6 +212,9 @@ json endpoint_json(const EndpointObservation& endpoint) {
   }
   if (endpoint.http) {
     out["http"] = http_json(*endpoint.http);
+  }
+  if (endpoint.throughput) {
+    out["throughput"] = throughput_json(*endpoint.throughput);
   }
   if (endpoint.stun) {
     json stun;

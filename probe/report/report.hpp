@@ -124,6 +124,28 @@ struct RetestObservation : StepTiming {
   std::optional<double> budget_ms;
 };
 
+// One timed read of the throughput phase (engine.cpp): a sample of a body, or a handshake alone.
+// `bytes`: body bytes read (a sample) or the connection's bytes received (a handshake); `rate`:
+// bytes per second over `duration_ms`, or nullopt when the read was too short to time.
+struct RateSample : StepTiming {
+  std::uint64_t bytes = 0;
+  std::optional<std::string> body_stop;  // a sample's, as HttpObservation's
+  std::optional<double> rate;
+};
+
+// The throughput phase's record of one endpoint on one path, for a target whose transfers on
+// direct looked throttled or stalled (a suspect; engine.cpp says when). On every path a sample of
+// the body; on direct also the server's handshake flight timed for the real name and for the
+// decoy name, and a sample of the body asked for under the decoy name: a throttle or a freeze
+// that keys on the name spares the decoy, one that keys on the address does not.
+struct ThroughputObservation {
+  std::optional<std::string> not_tested;  // why the sample could not be timed (a body too small)
+  std::optional<RateSample> sample;
+  std::optional<RateSample> handshake;        // direct, tls and https targets
+  std::optional<RateSample> decoy_handshake;  // direct, tls and https targets
+  std::optional<RateSample> decoy_sample;     // direct
+};
+
 struct EndpointObservation {
   std::string address;  // IP literal
   std::uint16_t port = 0;
@@ -139,6 +161,7 @@ struct EndpointObservation {
   // succeeding while the real one fails is the signature of SNI filtering.
   std::optional<TlsObservation> decoy_tls;
   std::optional<RetestObservation> retest;
+  std::optional<ThroughputObservation> throughput;  // suspects only (schema_version 2)
   // The TCP step failed on an address:port where a TLS handshake had been reset, cut or dropped
   // earlier in the run: possibly the censor's residual blocking after a trigger, so not evidence
   // of IP blocking for this target on its own.

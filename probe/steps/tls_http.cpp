@@ -288,9 +288,12 @@ int on_socket_options(void* user, curl_socket_t socket, curlsocktype purpose) {
   if (purpose == CURLSOCKTYPE_IPCXN) {
     auto* transfer = static_cast<Transfer*>(user);
     transfer->socket = socket;
+    int size = transfer->request.receive_buffer;
     if (transfer->request.kind == Kind::https && transfer->request.https_body_window > 0 && !transfer->request.decoy) {
+      size = k_https_receive_buffer;
+    }
+    if (size > 0) {
       // Before connect, so the window the server is offered is small from the first segment.
-      const int size = k_https_receive_buffer;
       ::setsockopt(socket, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
     }
   }
@@ -623,6 +626,10 @@ void start_transfer(CurlMulti& multi, const TransferRequest& request, MonoTime r
         }
       }
       if (owned->headers_complete) {
+        curl_off_t first_byte_us = 0;
+        if (curl_easy_getinfo(handle, CURLINFO_STARTTRANSFER_TIME_T, &first_byte_us) == CURLE_OK && first_byte_us > 0) {
+          result.first_byte_ms = owned->t0_ms + static_cast<double>(first_byte_us) / 1000.0;
+        }
         if (owned->body_stop) {
           http.body_stop = owned->body_stop;
         } else if (code == CURLE_OK) {

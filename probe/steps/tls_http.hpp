@@ -63,6 +63,9 @@ struct TransferRequest {
   std::string user_agent;
   std::size_t body_cap = k_max_body;  // bytes of body read before stopping (recorded as truncated)
   std::size_t https_body_window = k_https_body_window;  // https: stop after </title> or this many bytes
+  // SO_RCVBUF before connect (0: the kernel's default); an https read with a window uses
+  // k_https_receive_buffer whatever this says.
+  int receive_buffer = 0;
   std::size_t header_cap = k_max_headers;  // headers kept
   std::size_t header_value_cap = k_max_header_value;
   std::size_t header_bytes_cap = k_max_header_bytes;
@@ -73,6 +76,9 @@ struct TransferRequest {
 struct TransferResult {
   std::optional<TlsObservation> tls;    // null for http://
   std::optional<HttpObservation> http;  // null when TLS failed or the kind stops after it
+  // When the response's first byte came, from the run's start (a head arrived): a body's rate is
+  // timed from there, so the handshake and the server's think time do not count against it.
+  std::optional<double> first_byte_ms;
 };
 
 // Starts the transfer; `done` runs once from the loop.

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cstdio>
 #include <optional>
 #include <set>
 #include <string_view>
@@ -685,6 +686,7 @@ private:
     }
     const std::set<std::string> own = own_addresses();
     const EndpointObservation* stalled_body = nullptr;
+    std::optional<Verdict> throttled;
     for (const EndpointObservation& endpoint : direct().endpoints) {
       if (own.count(endpoint.address) == 0) {
         continue;
@@ -697,6 +699,12 @@ private:
         stalled_body = stalled_body != nullptr ? stalled_body : &endpoint;
         continue;  // judged below, if no other address works whole
       }
+      if (!attempted.flaky && !throttled) {
+        throttled = throttled_verdict(endpoint);
+        if (throttled) {
+          continue;  // as a stall: another address may work at full speed
+        }
+      }
       Evidence evidence;
       std::string detail = "works over direct with its own DNS answers";
       if (attempted.flaky) {
@@ -707,10 +715,99 @@ private:
       }
       return make(Status::accessible, detail, evidence);
     }
+    if (throttled) {
+      return throttled;
+    }
     if (stalled_body != nullptr) {
       return stalled_after_head(*stalled_body);
     }
     return std::nullopt;
+  }
+
+  // The throughput phase's samples (engine.cpp) of a direct endpoint that works: `restricted`,
+  // signature `throttled`, when its body came at under a quarter of the rate a healthy control
+  // read the same address's body at. What the throttle keys on (`method`):
+  // - https, tls: `tls` when the server's handshake flight for the decoy name got through and the
+  //   real name's took at least twice as long and k_name_slower_ms more (or timed out), else
+  //   `tcp_ip`. Each is the faster of two tries, and the floor keeps two fast handshakes' jitter
+  //   from naming a layer: a throttle of 256 kbit/s adds about 45 ms to a 1.5 KB flight (an
+  //   ECDSA certificate), 150 ms to a 5 KB one (an RSA chain);
+  // - http: `http` when the body asked for under the decoy name came at four times the real
+  //   one's rate or more, else `tcp_ip`.
+  static constexpr double k_throttle_factor = 4.0;
+  static constexpr double k_name_slower_ms = 20.0;
+
+  std::optional<Verdict> throttled_verdict(const EndpointObservation& endpoint) const {
+    const auto& ours = endpoint.throughput;
+    if (!ours || !ours->sample || !ours->sample->rate) {
+      return std::nullopt;
+    }
+    const double rate = *ours->sample->rate;
+    for (const Control& control : m_controls) {
+      for (const EndpointObservation& theirs : control.observations->endpoints) {
+        if (theirs.address != endpoint.address || !theirs.throughput || !theirs.throughput->sample ||
+            !theirs.throughput->sample->rate || rate * k_throttle_factor >= *theirs.throughput->sample->rate) {
+          continue;
+        }
+        const std::string method = throttle_key(*ours);
+        Evidence evidence;
+        evidence.direct(m_direct_name + " " + address_port(endpoint) + " body sample " + rate_text(*ours->sample) +
+                        key_text(*ours));
+        evidence.control(control.name + " " + address_port(theirs) + " body sample " +
+                         rate_text(*theirs.throughput->sample));
+        Verdict verdict = make(Status::restricted,
+                               "throttled: direct reads the body at " + kbps(rate) + ", control at " +
+                                   kbps(*theirs.throughput->sample->rate) + "; the throttle keys on " +
+                                   (method == "tcp_ip" ? "the address" : "the name (" + method + ")"),
+                               evidence);
+        verdict.method = method;
+        verdict.methods = {method};
+        verdict.signatures.push_back("throttled");
+        return verdict;
+      }
+    }
+    return std::nullopt;
+  }
+
+  std::string throttle_key(const ThroughputObservation& ours) const {
+    if (m_kind == Kind::http) {
+      const auto& decoy = ours.decoy_sample;
+      return decoy && decoy->rate && *ours.sample->rate * k_throttle_factor <= *decoy->rate ? "http" : "tcp_ip";
+    }
+    const auto& real = ours.handshake;
+    const auto& decoy = ours.decoy_handshake;
+    if (!real || !decoy || decoy->failure) {
+      return "tcp_ip";
+    }
+    const bool real_timed_out = real->failure && real->failure->code == Failure::generic_timeout_error;
+    const bool slower = real_timed_out || (!real->failure && real->duration_ms >= 2 * decoy->duration_ms &&
+                                           real->duration_ms - decoy->duration_ms >= k_name_slower_ms);
+    return slower ? "tls" : "tcp_ip";
+  }
+
+  static std::string kbps(double bytes_per_second) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.1f KiB/s", bytes_per_second / 1024.0);
+    return text;
+  }
+
+  static std::string rate_text(const RateSample& sample) {
+    return std::to_string(sample.bytes) + " bytes in " + std::to_string(static_cast<long>(sample.duration_ms)) +
+           " ms (" + (sample.rate ? kbps(*sample.rate) : std::string("not timed")) + ")";
+  }
+
+  static std::string key_text(const ThroughputObservation& ours) {
+    std::string out;
+    if (ours.handshake && ours.decoy_handshake) {
+      const auto one = [](const RateSample& hs) {
+        return hs.failure ? hs.failure->str() : std::to_string(static_cast<long>(hs.duration_ms)) + " ms";
+      };
+      out += "; handshake " + one(*ours.handshake) + ", decoy name's " + one(*ours.decoy_handshake);
+    }
+    if (ours.decoy_sample) {
+      out += "; decoy name's body " + rate_text(*ours.decoy_sample);
+    }
+    return out;
   }
 
   // Direct got the response head, then the body froze (body_stop "stalled"): `restricted` when a
@@ -735,6 +832,12 @@ private:
                                      " bytes, while control reads it",
                                  evidence);
           verdict.signatures.push_back("stalled");
+          if (const auto method = stall_key(endpoint)) {
+            verdict.method = *method;
+            verdict.methods = {*method};
+            verdict.detail += (*method == "tcp_ip" ? "; the decoy name's body stalls too (the address)"
+                                                   : "; the decoy name's body does not stall (the name)");
+          }
           return verdict;
         }
       }
@@ -744,6 +847,23 @@ private:
     return make(Status::accessible,
                 "works over direct with its own DNS answers; its body stalled, and no control read it to compare",
                 evidence);
+  }
+
+  // What a stall keys on, from the throughput phase's body sample under the decoy name (plain
+  // HTTP: its Host header): `tcp_ip` when it stalls too, `http` when it reads past where the real
+  // one stalled without stalling; nullopt when it says neither (or, https, was not asked for).
+  static std::optional<std::string> stall_key(const EndpointObservation& endpoint) {
+    if (!endpoint.throughput || !endpoint.throughput->decoy_sample) {
+      return std::nullopt;
+    }
+    const RateSample& decoy = *endpoint.throughput->decoy_sample;
+    if (decoy.body_stop == "stalled") {
+      return "tcp_ip";
+    }
+    if (decoy.bytes > endpoint.http->body_length && decoy.body_stop != "error" && decoy.body_stop != "timeout") {
+      return "http";
+    }
+    return std::nullopt;
   }
 
   // Rule 2 for dns targets: the direct answers agree with a healthy control's.

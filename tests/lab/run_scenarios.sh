@@ -434,10 +434,36 @@ expect_freeze() {
     "plain http on direct: the head came, then the body stalled (body_stop stalled)"
   check "$JQ_DEFS"'deps | select(.kind == "http") | select(.e.http.idle_ms == null or .e.http.idle_ms * 2 < .e.http.duration_ms) | show' \
     "plain http on direct: its connection silent for half the step or more (idle_ms)"
-  check_verdicts 'if $r.kind == "http" then "restricted/null" else "accessible/null" end' \
-    "the plain http target restricted, the rest accessible"
+  check "$JQ_DEFS"'deps | select(.kind == "http") | select(.e.throughput.decoy_sample.body_stop != "stalled") | show' \
+    "plain http on direct: the throughput phase's body under the decoy name stalls too (the freeze keys on the address)"
+  check_verdicts 'if $r.kind == "http" then "restricted/tcp_ip" else "accessible/null" end' \
+    "the plain http target restricted (tcp_ip), the rest accessible"
   check '.results[] | select(.kind == "http") | select(.verdict.signatures != ["stalled"]) | "\(.host): \(.verdict | tojson)"' \
     "the plain http target's signature: stalled"
+}
+
+# A throttle keyed on the name (a ClientHello naming www.clubhouse.com marks the connection, and
+# replies on it go through a 256 kbit/s class): on direct, its HTTPS page comes slowly while
+# control reads it at full speed, and the decoy name's handshake to the same address is fast.
+# Restricted, method tls, signature throttled; every other target accessible (no other suspect).
+# One run at a time (one shaper).
+setup_sni_throttle() { SC_SERIAL=1; }
+expect_sni_throttle() {
+  check_count
+  check_a_answered
+  check_endpoints_exist
+  check "$JQ_DEFS"'deps | select(.host == "www.clubhouse.com" and .kind == "https") |
+      select(.e.throughput.sample.rate == null or .e.throughput.handshake == null or .e.throughput.decoy_handshake == null) | show' \
+    "www.clubhouse.com on direct: sampled (body rate, real and decoy handshakes)"
+  check "$JQ_DEFS"'deps | select((.host != "www.clubhouse.com" or .kind != "https") and .e.throughput != null) | show' \
+    "no other target is a suspect"
+  check_verdicts 'if $r.host == "www.clubhouse.com" and $r.kind == "https" then "restricted/tls" else "accessible/null" end' \
+    "www.clubhouse.com restricted (tls), the rest accessible"
+  check '.results[] | select(.verdict.status == "restricted") | select(.verdict.signatures != ["throttled"]) |
+      "\(.host): \(.verdict | tojson)"' "the restricted targets' signature: throttled"
+  echo "  info: $(jq -r '[.results[] | select(.verdict.status == "restricted") | .paths | to_entries[] |
+      .key as $p | .value.endpoints[] | select(.throughput.sample.rate != null) |
+      "\($p) \(.throughput.sample.rate / 1024 | floor) KiB/s"] | unique | join(", ")' "$report")"
 }
 expect_freeze_head() {
   check_count
