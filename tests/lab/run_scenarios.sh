@@ -209,8 +209,14 @@ check_verdicts() {
     "verdicts over $CTL: $2"
 }
 
+# Nothing is slowed for one target more than for the others: no suspect, and the throughput phase
+# samples nothing (it adds nothing to a run without one).
+check_no_suspects() {
+  check "$JQ_DEFS"'eps | select(.e.throughput != null) | show' "no suspect: nothing sampled by the throughput phase"
+}
+
 expect_open() {
-  common_checks ""; check_no_http_blockpage; check_window_reads
+  common_checks ""; check_no_http_blockpage; check_window_reads; check_no_suspects
   if [[ $WRONG == 1 ]]; then
     # A deliberately wrong expectation (ctest lab_wrong_expectation, WILL_FAIL): proves these
     # checks can fail.
@@ -416,6 +422,7 @@ expect_slow_link() {
   check '.paths[] | .congestion | select(.timeouts > .steps or .recovered > .retested or (.congested and (.overrun | not))) |
       "inconsistent: \(tojson)"' "congestion counts consistent"
   check_verdicts '"accessible/null"' "all accessible"
+  check_no_suspects
   congestion_line
 }
 expect_slow_link_256k() {
