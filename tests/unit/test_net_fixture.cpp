@@ -125,6 +125,50 @@ std::string exchange_tcp(std::uint16_t port, const std::string& request) {
   return received;
 }
 
+struct TimedBody {
+  std::string head;
+  std::string body;
+  double seconds = 0;  // from before the connect until the last byte read
+};
+
+// GETs `path` over plain TCP from a client socket bound to `source` (an address in 127.0.0.0/8)
+// before it connects to 127.0.0.1, and reads until `wanted` body bytes have come, the server
+// closes, or 5 s pass without a byte.
+TimedBody timed_get(std::uint16_t port, const std::string& path, const std::string& source, std::size_t wanted) {
+  Socket client(SOCK_STREAM);
+  sockaddr_in local = loopback(0);
+  REQUIRE(::inet_pton(AF_INET, source.c_str(), &local.sin_addr) == 1);
+  REQUIRE(::bind(client.fd(), reinterpret_cast<const sockaddr*>(&local), sizeof local) == 0);
+  const auto started = std::chrono::steady_clock::now();
+  const auto server = loopback(port);
+  REQUIRE(::connect(client.fd(), reinterpret_cast<const sockaddr*>(&server), sizeof server) == 0);
+  const std::string request = "GET " + path + " HTTP/1.1\r\nHost: good.test\r\n\r\n";
+  REQUIRE(::send(client.fd(), request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size()));
+  std::string received;
+  std::array<char, 65536> chunk;
+  TimedBody out;
+  auto head_end = std::string::npos;
+  while (readable_within(client.fd(), k_tcp_wait)) {
+    const auto size = ::recv(client.fd(), chunk.data(), chunk.size(), 0);
+    if (size <= 0) {
+      break;
+    }
+    received.append(chunk.data(), static_cast<std::size_t>(size));
+    if (head_end == std::string::npos) {
+      head_end = received.find("\r\n\r\n");
+    }
+    if (head_end != std::string::npos && received.size() - head_end - 4 >= wanted) {
+      break;
+    }
+  }
+  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  if (head_end != std::string::npos) {
+    out.head = received.substr(0, head_end + 4);
+    out.body = received.substr(head_end + 4);
+  }
+  return out;
+}
+
 // Connects with a blocking socket, which on loopback completes before the server even accepts,
 // sends `data` and reads: 0 for an orderly close (FIN), else the errno of the failed read.
 int connect_then_read(std::uint16_t port, const std::string& data = {}) {
@@ -414,6 +458,38 @@ TEST_CASE("net fixture sends bodies that are huge, endless or slow", "[fixture]"
   CHECK(fillers == 100000);
   CHECK(contains(response, "\r\nX-Filler-100000: value-100000\r\n"));
   CHECK(response.ends_with("Content-Length: 0\r\n\r\n"));
+}
+
+TEST_CASE("net fixture throttles /throttled for a client from 127.0.0.1 only", "[fixture]") {
+  NetFixture fixture;
+  constexpr std::size_t k_size = 256 * 1024;
+  constexpr std::size_t k_quarter = 64 * 1024;
+  // 32 KiB/s from 127.0.0.1: the first 64 KiB take about 2 s.
+  const auto slow = timed_get(fixture.port("http"), "/throttled", "127.0.0.1", k_quarter);
+  INFO("from 127.0.0.1: " << slow.body.size() << " bytes in " << slow.seconds << " s");
+  CHECK(slow.head.starts_with("HTTP/1.1 200 OK\r\n"));
+  CHECK(contains(slow.head, "\r\nContent-Length: 262144\r\n"));
+  REQUIRE(slow.body.size() >= k_quarter);
+  CHECK(slow.body.size() < k_size);
+  CHECK(slow.body.find_first_not_of('z') == std::string::npos);  // plain filler, no page or title
+  CHECK(slow.seconds >= 1.0);
+
+  // Any other address gets it all at once, up to the server's close.
+  const auto fast = timed_get(fixture.port("http"), "/throttled", "127.0.0.2", k_size + 1);
+  INFO("from 127.0.0.2: " << fast.body.size() << " bytes in " << fast.seconds << " s");
+  CHECK(contains(fast.head, "\r\nContent-Length: 262144\r\n"));
+  CHECK(fast.body == std::string(k_size, 'z'));
+  CHECK(fast.seconds < 1.0);
+
+  // The same over TLS: curl's --interface picks its source address.
+  auto result = curl_https(fixture, "https", "/throttled",
+                           {"--interface", "127.0.0.2", "--output", "/dev/null", "--write-out", "%{size_download}"});
+  CHECK(result.exit_code == 0);
+  CHECK(result.out == "262144");
+  result = curl_https(fixture, "https", "/throttled",
+                      {"--max-time", "0.5", "--output", "/dev/null", "--write-out", "%{size_download}"});
+  CHECK(result.exit_code == k_curl_timed_out);
+  CHECK(std::stoull(result.out) < k_quarter);
 }
 
 TEST_CASE("net fixture answers, garbles and ignores STUN binding requests", "[fixture]") {

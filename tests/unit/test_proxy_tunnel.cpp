@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
@@ -7,6 +9,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
+#include <chrono>
 #include <filesystem>
 #include <memory>
 #include <sstream>
@@ -276,6 +280,62 @@ TEST_CASE("a tunnel through SOCKS5 or HTTP CONNECT carries a loopback server's b
   check_carries_http(tunnel(endpoint(ProxyKind::http_connect, proxies.port("http_auth"), ProxyFixture::k_user,
                                      ProxyFixture::k_password),
                             "127.0.0.1", http_port));
+}
+
+namespace {
+
+// The address a proxy's connection to a listener of the test's own came from.
+std::string peer_seen_through(const ProxyEndpoint& proxy) {
+  const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(listener >= 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t size = sizeof address;
+  const bool listening = ::bind(listener, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0 &&
+                         ::listen(listener, 4) == 0 &&
+                         ::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &size) == 0;
+  std::string seen = "nothing accepted";
+  if (listening) {
+    // The kernel completes the proxy's connect on its own; the accept can come after the tunnel.
+    const Tunnel stream = tunnel(proxy, "127.0.0.1", ntohs(address.sin_port));
+    pollfd ready{listener, POLLIN, 0};
+    if (stream.failure == "none" && ::poll(&ready, 1, 3000) == 1) {
+      sockaddr_in peer{};
+      socklen_t peer_size = sizeof peer;
+      const int accepted = ::accept(listener, reinterpret_cast<sockaddr*>(&peer), &peer_size);
+      if (accepted >= 0) {
+        std::array<char, INET_ADDRSTRLEN> text{};
+        seen = ::inet_ntop(AF_INET, &peer.sin_addr, text.data(), text.size()) ? text.data() : "unprintable";
+        ::close(accepted);
+      }
+    }
+  }
+  ::close(listener);
+  REQUIRE(listening);
+  return seen;
+}
+
+}  // namespace
+
+TEST_CASE("socks_from_2 relays like socks_ok but connects to the destination from 127.0.0.2", "[proxy]") {
+  ProxyFixture proxies;
+  NetFixture servers;
+  CHECK(peer_seen_through(socks(proxies, "socks_from_2")) == "127.0.0.2");
+  CHECK(peer_seen_through(socks(proxies, "socks_ok")) == "127.0.0.1");
+  check_carries_http(tunnel(socks(proxies, "socks_from_2"), "127.0.0.1", servers.port("http")));
+
+  // net_fixture's /throttled slows 127.0.0.1 only: through socks_from_2 all 256 KiB come at once.
+  const Tunnel stream = tunnel(socks(proxies, "socks_from_2"), "127.0.0.1", servers.port("http"));
+  REQUIRE(stream.failure == "none");
+  const auto started = std::chrono::steady_clock::now();
+  const std::string response =
+      exchange(stream.fd, "GET /throttled HTTP/1.1\r\nHost: good.test\r\nConnection: close\r\n\r\n");
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  INFO("/throttled through socks_from_2: " << response.size() << " bytes in " << seconds << " s");
+  CHECK(response.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+  CHECK(response.ends_with("\r\n\r\n" + std::string(256 * 1024, 'z')));
+  CHECK(seconds < 1.0);
 }
 
 TEST_CASE("the bytes that follow the proxy's reply are left for the receiver", "[proxy]") {
