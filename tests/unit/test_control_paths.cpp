@@ -415,3 +415,88 @@ TEST_CASE("a target silent on every path is re-tested on every path, times out a
   CHECK(to_string(verdict.status) == "down");
   CHECK(verdict.signatures.empty());
 }
+
+namespace {
+
+// Three targets at full speed and one whose body comes at about 32 KiB/s to the direct path only
+// (net_fixture's /throttled keys on the client's address; the proxy fixture's socks_from_2
+// connects from another one), all over HTTPS.
+std::vector<Target> throttle_targets(const NetFixture& fixture) {
+  std::vector<Target> targets;
+  for (int k = 0; k < 3; ++k) {
+    Target fast = loopback_target(Kind::https, fixture.port("https"));
+    fast.path = "/big";
+    targets.push_back(fast);
+  }
+  Target slow = loopback_target(Kind::https, fixture.port("https"));
+  slow.path = "/throttled";
+  targets.push_back(slow);
+  return targets;
+}
+
+}  // namespace
+
+TEST_CASE("a body throttled on direct only makes a suspect, sampled on every path: restricted tcp_ip, throttled",
+          "[engine][control][throughput]") {
+  NetFixture fixture;
+  ProxyFixture proxies;
+  RunSettings settings = loopback_settings(fixture);
+  settings.timeout_ms = 3000;
+  ControlSettings control = proxy_control("control", PathKind::socks5h, proxies.port("socks_from_2"));
+  control.timeout_ms = 3000;
+  settings.controls = {control};
+  const std::vector<Target> targets = throttle_targets(fixture);
+  const Measurement measured = measure_paths(targets, settings, EventLoop::now());
+  REQUIRE(measured.results.size() == 4);
+  const std::vector<PathStatus> paths{PathStatus{"direct", false, false}, PathStatus{"control", true, true}};
+  for (std::size_t i = 0; i < 3; ++i) {
+    INFO(i);
+    for (const char* path : {"direct", "control"}) {
+      CHECK_FALSE(measured.results[i].paths.at(path).endpoints.at(0).throughput);
+    }
+    CHECK(to_string(judge(measured.results[i], paths).status) == "accessible");
+  }
+  const auto& direct = measured.results[3].paths.at("direct").endpoints.at(0);
+  const auto& through_control = measured.results[3].paths.at("control").endpoints.at(0);
+  REQUIRE(direct.throughput);
+  REQUIRE(through_control.throughput);
+  REQUIRE(direct.throughput->sample);
+  REQUIRE(through_control.throughput->sample);
+  const RateSample& slow = *direct.throughput->sample;
+  const RateSample& fast = *through_control.throughput->sample;
+  CHECK(slow.bytes == 64 * 1024);
+  CHECK(slow.body_stop == "cap");
+  REQUIRE(slow.rate);
+  REQUIRE(fast.rate);
+  CHECK(*slow.rate < 64 * 1024);  // the fixture sends about 32 KiB/s
+  CHECK(*slow.rate * 4 < *fast.rate);
+  // The handshakes are not throttled (the fixture slows the body only): the real name's and the
+  // decoy's take alike, so the throttle keys on the address.
+  REQUIRE(direct.throughput->handshake);
+  REQUIRE(direct.throughput->decoy_handshake);
+  CHECK_FALSE(direct.throughput->handshake->failure);
+  CHECK_FALSE(direct.throughput->decoy_handshake->failure);
+  CHECK(direct.throughput->handshake->bytes > 0);
+  CHECK_FALSE(direct.throughput->decoy_sample);  // https: the decoy is compared by its handshake
+  CHECK_FALSE(through_control.throughput->handshake);  // on direct only
+  // The phase ran after every first attempt.
+  CHECK(direct.throughput->handshake->t0_ms >= direct.http->t0_ms + direct.http->duration_ms);
+  const Verdict verdict = judge(measured.results[3], paths);
+  CHECK(to_string(verdict.status) == "restricted");
+  CHECK(verdict.method == std::optional<std::string>("tcp_ip"));
+  CHECK(verdict.signatures == std::vector<std::string>{"throttled"});
+  const std::string written = target_result_json(measured.results[3]).dump();
+  CHECK(written.find("\"throughput\"") != std::string::npos);
+
+  // --no-throughput: the same run samples nothing, and the throttle goes unnamed.
+  settings.throughput = false;
+  const Measurement unsampled = measure_paths(targets, settings, EventLoop::now());
+  for (const TargetResult& result : unsampled.results) {
+    for (const auto& [name, observations] : result.paths) {
+      for (const EndpointObservation& endpoint : observations.endpoints) {
+        CHECK_FALSE(endpoint.throughput);
+      }
+    }
+  }
+  CHECK(to_string(judge(unsampled.results[3], paths).status) == "accessible");
+}

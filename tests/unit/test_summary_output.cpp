@@ -282,6 +282,16 @@ TEST_CASE("the summary names a verdict's signatures after its status", "[output]
   const std::string restricted = render(report, 200);
   CHECK(restricted.find("tcp generic_timeout_error  restricted stalled\n") != std::string::npos);
   CHECK(restricted.find("twitter: blocked (dns) on 1 of 2 targets; 1 restricted\n") != std::string::npos);
+  // A throttle keyed on the name reads as the issue's table promises.
+  api->verdict = verdict(Status::restricted, "tls",
+                         "throttled: direct reads the body at 29.3 KiB/s, control at 2929.7 KiB/s; the throttle keys "
+                         "on the name (tls)");
+  api->verdict->signatures = {"throttled"};
+  CHECK(render(report, 200).find("tcp generic_timeout_error  restricted tls/throttled\n") != std::string::npos);
+  api->verdict->method = "tcp_ip";
+  api->verdict->detail = "stalled: the response head comes on direct, then ...; the decoy name's body stalls too";
+  api->verdict->signatures = {"stalled"};
+  CHECK(render(report, 200).find("tcp generic_timeout_error  restricted tcp_ip/stalled\n") != std::string::npos);
 }
 
 TEST_CASE("the summary's columns: every control path, each path's first failure", "[output]") {

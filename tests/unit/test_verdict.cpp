@@ -219,6 +219,45 @@ public:
     m_endpoint->residual = true;
     return *this;
   }
+  // The throughput phase's records (engine.cpp): a body sample at `rate` bytes per second (no
+  // rate: too small to time), the real and the decoy name's handshakes (an empty failure: it got
+  // through in `ms`), a body sample under the decoy name.
+  static RateSample rate_sample(std::optional<double> rate, std::uint64_t bytes, const std::string& stop) {
+    RateSample sample;
+    sample.rate = rate;
+    sample.bytes = bytes;
+    sample.duration_ms = rate ? static_cast<double>(bytes) * 1000.0 / *rate : 5.0;
+    sample.body_stop = stop;
+    return sample;
+  }
+  ThroughputObservation& throughput() {
+    if (!m_endpoint->throughput) {
+      m_endpoint->throughput.emplace();
+    }
+    return *m_endpoint->throughput;
+  }
+  Obs& sample(std::optional<double> rate, std::uint64_t bytes = 65536, const std::string& stop = "cap") {
+    throughput().sample = rate_sample(rate, bytes, stop);
+    return *this;
+  }
+  Obs& handshakes(double real_ms, double decoy_ms, const std::string& real_failure = "") {
+    RateSample real;
+    real.duration_ms = real_ms;
+    real.bytes = 1500;
+    if (!real_failure.empty()) {
+      real.failure = failure(real_failure);
+    }
+    RateSample decoy;
+    decoy.duration_ms = decoy_ms;
+    decoy.bytes = 1500;
+    throughput().handshake = real;
+    throughput().decoy_handshake = decoy;
+    return *this;
+  }
+  Obs& decoy_sample(std::optional<double> rate, std::uint64_t bytes, const std::string& stop) {
+    throughput().decoy_sample = rate_sample(rate, bytes, stop);
+    return *this;
+  }
 
   const TargetResult& result() const { return m_result; }
 
@@ -1185,6 +1224,115 @@ std::vector<Case> blocked_cases() {
     add(Case("no head on direct while bytes still trickled: blocked http, not stalled", obs, k_healthy,
              Status::blocked, "http", "the request fails after the connection was made"));
   }
+  // Throttles: the throughput phase's body samples, direct's against control's.
+  {
+    Obs obs = https_target();
+    obs.system("A", {k_good}).direct_ep(k_good).works().sample(30000).handshakes(240, 3);
+    control_works(obs).sample(3000000);
+    add(Case("a body sample on direct under a quarter of control's, the decoy name's handshake fast: restricted "
+             "tls, throttled",
+             obs, k_healthy, Status::restricted, "tls", "throttled: direct reads the body at 29.3 KiB/s, control at "
+                                                        "2929.7 KiB/s; the throttle keys on the name (tls)")
+            .signature("throttled")
+            .evidence("handshake 240 ms, decoy name's 3 ms"));
+  }
+  {
+    Obs obs = https_target();
+    obs.system("A", {k_good}).direct_ep(k_good).works().sample(30000).handshakes(2000, 3, "generic_timeout_error");
+    control_works(obs).sample(3000000);
+    add(Case("a real handshake that times out in the phase while the decoy's is fast: the name (tls)", obs, k_healthy,
+             Status::restricted, "tls", "keys on the name")
+            .signature("throttled"));
+  }
+  {
+    Obs obs = https_target();
+    obs.system("A", {k_good}).direct_ep(k_good).works().sample(30000).handshakes(60, 45);
+    control_works(obs).sample(3000000);
+    add(Case("a slow body whose real and decoy handshakes take alike: the address (tcp_ip)", obs, k_healthy,
+             Status::restricted, "tcp_ip", "keys on the address")
+            .signature("throttled"));
+  }
+  {
+    Obs obs = https_target();
+    obs.system("A", {k_good}).direct_ep(k_good).works().sample(30000).handshakes(12, 3);
+    control_works(obs).sample(3000000);
+    add(Case("a real handshake 4x the decoy's but only 9 ms longer is jitter: the address (tcp_ip)", obs, k_healthy,
+             Status::restricted, "tcp_ip", "keys on the address")
+            .signature("throttled"));
+  }
+  {
+    Obs obs = https_target();
+    obs.system("A", {k_good}).direct_ep(k_good).works().sample(800000).handshakes(240, 3);
+    control_works(obs).sample(3000000);
+    add(Case("a body sample on direct above a quarter of control's is not a throttle: accessible", obs, k_healthy,
+             Status::accessible, std::nullopt, "works over direct"));
+  }
+  {
+    Obs obs = https_target();
+    obs.system("A", {k_good}).direct_ep(k_good).works().sample(30000).handshakes(240, 3);
+    control_works(obs).sample(std::nullopt, 900, "complete");
+    add(Case("control's sample too small to time: no throttle is named, accessible", obs, k_healthy,
+             Status::accessible, std::nullopt, "works over direct"));
+  }
+  {
+    Obs obs = https_target();
+    obs.system("A", {k_good}).direct_ep(k_good).works().sample(30000).handshakes(240, 3);
+    control_works(obs).sample(3000000);
+    add(Case("a throttle measured against an unhealthy control is not named: accessible", obs, k_unhealthy,
+             Status::accessible, std::nullopt, "works over direct"));
+  }
+  {
+    Obs obs = https_target();
+    obs.system("A", {k_good, k_other}).direct_ep(k_good).works().sample(30000).handshakes(240, 3);
+    obs.direct_ep(k_other).works();
+    control_works(obs).sample(3000000);
+    add(Case("a throttled address next to one that works at full speed: accessible", obs, k_healthy,
+             Status::accessible, std::nullopt, "works over direct"));
+  }
+  {
+    Obs obs(Kind::http);
+    obs.system("A", {k_good}).direct_ep(k_good).works().sample(30000).decoy_sample(2000000, 65536, "cap");
+    control_works(obs).sample(3000000);
+    add(Case("plain HTTP whose body under the decoy name comes fast: the name (http)", obs, k_healthy,
+             Status::restricted, "http", "keys on the name (http)")
+            .signature("throttled")
+            .evidence("decoy name's body 65536 bytes"));
+  }
+  {
+    Obs obs(Kind::http);
+    obs.system("A", {k_good}).direct_ep(k_good).works().sample(30000).decoy_sample(31000, 65536, "cap");
+    control_works(obs).sample(3000000);
+    add(Case("plain HTTP whose body under the decoy name is as slow: the address (tcp_ip)", obs, k_healthy,
+             Status::restricted, "tcp_ip", "keys on the address")
+            .signature("throttled"));
+  }
+  {
+    Obs obs(Kind::http);
+    obs.system("A", {k_good}).direct_ep(k_good).tcp_ok().http(200).body_stop("stalled", 6000, 5900);
+    obs.decoy_sample(3000, 16000, "stalled");
+    control_works(obs).body_stop("complete");
+    add(Case("a stall whose body under the decoy name stalls too keys on the address: restricted tcp_ip", obs,
+             k_healthy, Status::restricted, "tcp_ip", "the decoy name's body stalls too")
+            .signature("stalled"));
+  }
+  {
+    Obs obs(Kind::http);
+    obs.system("A", {k_good}).direct_ep(k_good).tcp_ok().http(200).body_stop("stalled", 6000, 5900);
+    obs.decoy_sample(2000000, 65536, "cap");
+    control_works(obs).body_stop("complete");
+    add(Case("a stall whose body under the decoy name reads past it keys on the name: restricted http", obs,
+             k_healthy, Status::restricted, "http", "the decoy name's body does not stall")
+            .signature("stalled"));
+  }
+  {
+    Obs obs(Kind::http);
+    obs.system("A", {k_good}).direct_ep(k_good).tcp_ok().http(200).body_stop("stalled", 6000, 5900);
+    obs.decoy_sample(std::nullopt, 300, "complete");
+    control_works(obs).body_stop("complete");
+    add(Case("a stall whose decoy body ends before the stall point says nothing of the key: restricted, no method",
+             obs, k_healthy, Status::restricted, std::nullopt, "stalled: the response head comes")
+            .signature("stalled"));
+  }
   return out;
 }
 
@@ -1238,6 +1386,9 @@ TEST_CASE("verdicts follow DESIGN's rules and its traps", "[verdict]") {
         if (verdict.method && !verdict.methods.empty()) {
           CHECK(verdict.methods.front() == *verdict.method);
         }
+      } else if (verdict.status == Status::restricted && verdict.method) {
+        // What a throttle or a stall keys on, when the throughput phase told it: one layer.
+        CHECK(verdict.methods == std::vector<std::string>{*verdict.method});
       } else {
         CHECK_FALSE(verdict.method);
         CHECK(verdict.methods.empty());
