@@ -695,7 +695,7 @@ private:
       if (attempted.outcome != Outcome::works || content_problem(endpoint)) {
         continue;
       }
-      if (endpoint.http && endpoint.http->body_stop == "stalled" && !attempted.flaky) {
+      if (endpoint.http && endpoint.http->body_stop == "stalled" && !attempted.flaky && !read_through(endpoint)) {
         stalled_body = stalled_body != nullptr ? stalled_body : &endpoint;
         continue;  // judged below, if no other address works whole
       }
@@ -710,6 +710,10 @@ private:
       if (attempted.flaky) {
         detail += "; a step failed once and passed its re-test (flaky, not censored)";
         evidence.direct(failure_text(m_direct_name, endpoint, attempted));
+      } else if (endpoint.http && endpoint.http->body_stop == "stalled") {
+        detail += "; its body stalled once and read through when sampled again (a congested link, not a censor)";
+        evidence.direct(success_text(m_direct_name, endpoint, m_kind) + " body stalled, then sample " +
+                        rate_text(*endpoint.throughput->sample));
       } else {
         evidence.direct(success_text(m_direct_name, endpoint, m_kind));
       }
@@ -847,6 +851,17 @@ private:
     return make(Status::accessible,
                 "works over direct with its own DNS answers; its body stalled, and no control read it to compare",
                 evidence);
+  }
+
+  // A stall is re-tested by the throughput phase's sample of the same body: one that reads through
+  // this time (to the sample's cap or the body's end) was the link's moment, as a failure that
+  // passes its re-test is (a burst on a congested line can starve one connection for seconds).
+  static bool read_through(const EndpointObservation& endpoint) {
+    if (!endpoint.throughput || !endpoint.throughput->sample || endpoint.throughput->sample->failure) {
+      return false;
+    }
+    const auto& stop = endpoint.throughput->sample->body_stop;
+    return stop == "cap" || stop == "complete";
   }
 
   // What a stall keys on, from the throughput phase's body sample under the decoy name (plain

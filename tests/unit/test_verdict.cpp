@@ -1309,6 +1309,15 @@ std::vector<Case> blocked_cases() {
   {
     Obs obs(Kind::http);
     obs.system("A", {k_good}).direct_ep(k_good).tcp_ok().http(200).body_stop("stalled", 6000, 5900);
+    obs.sample(20000, 65536, "cap").decoy_sample(20000, 65536, "cap");
+    control_works(obs).body_stop("complete");
+    add(Case("a stall whose body reads through when the throughput phase samples it again: accessible", obs,
+             k_healthy, Status::accessible, std::nullopt, "its body stalled once and read through")
+            .evidence("body stalled, then sample 65536 bytes"));
+  }
+  {
+    Obs obs(Kind::http);
+    obs.system("A", {k_good}).direct_ep(k_good).tcp_ok().http(200).body_stop("stalled", 6000, 5900);
     obs.decoy_sample(3000, 16000, "stalled");
     control_works(obs).body_stop("complete");
     add(Case("a stall whose body under the decoy name stalls too keys on the address: restricted tcp_ip", obs,
