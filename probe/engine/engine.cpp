@@ -914,6 +914,11 @@ private:
     return false;
   }
 
+  // What a sample or a handshake rate is recorded in: bytes per second (over 1 ms at least).
+  static double bytes_per_second(std::uint64_t bytes, double duration_ms) {
+    return static_cast<double>(bytes) * 1000.0 / std::max(duration_ms, 1.0);
+  }
+
   // A sample's body is timed over at least this much, or over a read that ran out of time (a
   // trickle's rate is what it is); a body that ends sooner is too small to time.
   static constexpr std::uint64_t k_sample_min_bytes = 16 * 1024;
@@ -989,7 +994,7 @@ private:
           sample.body_stop = http->body_stop;
           const bool ran_out = http->body_stop == "timeout" || http->body_stop == "stalled";
           if (http->status && (sample.bytes >= k_sample_min_bytes || (ran_out && sample.bytes > 0))) {
-            sample.rate = static_cast<double>(sample.bytes) * 1000.0 / std::max(sample.duration_ms, 1.0);
+            sample.rate = bytes_per_second(sample.bytes, sample.duration_ms);
           }
         } else if (result.tls) {
           sample.t0_ms = result.tls->t0_ms;
@@ -1031,7 +1036,7 @@ private:
           sample.duration_ms = result.tls->duration_ms;
           sample.bytes = result.tls->bytes_received.value_or(0);
           if (!sample.failure && sample.bytes > 0) {
-            sample.rate = static_cast<double>(sample.bytes) * 1000.0 / std::max(sample.duration_ms, 1.0);
+            sample.rate = bytes_per_second(sample.bytes, sample.duration_ms);
           }
         }
         std::optional<RateSample>& kept = decoy ? endpoint_at(i, 0, index).throughput->decoy_handshake
