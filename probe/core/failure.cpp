@@ -1,8 +1,5 @@
 #include "core/failure.hpp"
 
-#include <cerrno>
-#include <cstring>
-
 namespace probe {
 
 std::string_view to_string(Failure failure) {
@@ -36,21 +33,6 @@ std::optional<Failure> failure_from_string(std::string_view text) {
     }
   }
   return std::nullopt;
-}
-
-FailureInfo failure_from_errno(int error) {
-  switch (error) {
-  case ECONNREFUSED: return {Failure::connection_refused, ""};
-  case ECONNRESET:
-  case EPIPE: return {Failure::connection_reset, ""};
-  case ETIMEDOUT: return {Failure::generic_timeout_error, ""};
-  case EHOSTUNREACH:
-  case EHOSTDOWN: return {Failure::host_unreachable, ""};
-  case ENETUNREACH:
-  case ENETDOWN: return {Failure::network_unreachable, ""};
-  default: break;
-  }
-  return {Failure::unknown_failure, error == 0 ? "no error code" : std::strerror(error)};
 }
 
 std::string FailureInfo::str() const {

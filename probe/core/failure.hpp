@@ -41,10 +41,7 @@ inline constexpr Failure k_all_failures[] = {
 
 std::string_view to_string(Failure failure);
 
-struct FailureInfo;
-// The failure an errno from a socket operation means: refused, reset, timeout, unreachable;
-// anything else is unknown_failure with the error's text.
-FailureInfo failure_from_errno(int error);
+// Foreign error spaces (errno, SOCKS, CONNECT, curl, c-ares) map to failures in net/classify.hpp.
 std::optional<Failure> failure_from_string(std::string_view text);
 
 // A failure as recorded: the code, plus a detail for unknown_failure.

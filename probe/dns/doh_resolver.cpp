@@ -1,10 +1,7 @@
 #include "dns/doh_resolver.hpp"
 
-#include "steps/tls_http.hpp"
-
 #include <ares.h>
 #include <curl/curl.h>
-#include <openssl/x509_vfy.h>
 
 #include <algorithm>
 #include <map>
@@ -13,7 +10,7 @@
 
 #include "core/digest.hpp"
 #include "dns/dns_message.hpp"
-#include "steps/tls_http.hpp"
+#include "net/classify.hpp"
 #include "targets/host.hpp"
 
 namespace probe {
@@ -23,6 +20,8 @@ namespace {
 // No DNS message is longer; a reply that is has nothing to do with DNS.
 constexpr std::size_t k_max_reply = 65535;
 constexpr std::string_view k_dns_message = "application/dns-message";
+// A reason phrase is a few words; a longer one is cut (it only feeds the classifier).
+constexpr std::size_t k_max_connect_reason = 256;
 
 struct SlistFree {
   void operator()(curl_slist* list) const { curl_slist_free_all(list); }
@@ -68,23 +67,6 @@ DohUrl parse_doh_url(const std::string& url) {
   return out;
 }
 
-// The SOCKS server's reply about the destination is the destination's failure; anything else in
-// the SOCKS exchange is the proxy's own.
-FailureInfo from_proxy_code(long proxy_code) {
-  switch (proxy_code) {
-  case CURLPX_REPLY_CONNECTION_REFUSED: return {Failure::connection_refused, ""};
-  case CURLPX_REPLY_HOST_UNREACHABLE: return {Failure::host_unreachable, ""};
-  case CURLPX_REPLY_NETWORK_UNREACHABLE: return {Failure::network_unreachable, ""};
-  // What proxies (microsocks among them) answer when their connect timed out.
-  case CURLPX_REPLY_TTL_EXPIRED: return {Failure::generic_timeout_error, ""};
-  default: return {Failure::proxy_error, ""};
-  }
-}
-
-bool mentions(const std::string& text, std::string_view needle) {
-  return lowercase(text).find(needle) != std::string::npos;
-}
-
 // "application/dns-message; charset=x" -> "application/dns-message".
 std::string media_type(const char* content_type) {
   std::string_view text = content_type != nullptr ? content_type : "";
@@ -101,76 +83,17 @@ std::string media_type(const char* content_type) {
 }  // namespace
 
 FailureInfo classify_doh_failure(const DohCurlOutcome& outcome) {
-  const auto code = static_cast<CURLcode>(outcome.code);
-  const bool via_proxy = !outcome.proxy_scheme.empty();
-  const bool http_proxy = outcome.proxy_scheme == "http" || outcome.proxy_scheme == "https";
-  const auto unknown = [&]() {
-    std::string detail = std::string("curl: ") + curl_easy_strerror(code);
-    if (!outcome.error_text.empty()) {
-      detail += ": " + outcome.error_text;
-    }
-    return FailureInfo{Failure::unknown_failure, detail};
-  };
-
-  switch (code) {
-  case CURLE_OPERATION_TIMEDOUT: return {Failure::generic_timeout_error, ""};
-  case CURLE_COULDNT_RESOLVE_PROXY: return {Failure::proxy_error, ""};
-  case CURLE_PROXY: return from_proxy_code(outcome.proxy_code);
-  default: break;
-  }
-  if (http_proxy && outcome.connect_code != 0 && (outcome.connect_code < 200 || outcome.connect_code > 299)) {
-    // A 5xx is the proxy saying it could not reach the server (it does not say why); anything
-    // else (403, 407, ...) is the proxy refusing us.
-    if (outcome.connect_code >= 500) {
-      return {Failure::unknown_failure, "HTTP proxy answered CONNECT with " + std::to_string(outcome.connect_code)};
-    }
-    return {Failure::proxy_error, ""};
-  }
-  if (via_proxy && outcome.connect_code == 0 &&
-      (code == CURLE_COULDNT_CONNECT ||
-       (http_proxy && (code == CURLE_RECV_ERROR || code == CURLE_SEND_ERROR || code == CURLE_GOT_NOTHING)))) {
-    // Nothing got through to the server: the proxy is unreachable or dropped us before the tunnel.
-    return {Failure::proxy_error, ""};
-  }
-  switch (code) {
-  case CURLE_PEER_FAILED_VERIFICATION:
-    // curl 7.88 checks the name before it records the chain's result, leaving a placeholder (1):
-    // a failure with the chain fine, or with that placeholder, is the name's.
-    if (outcome.verify_result == X509_V_OK || outcome.verify_result == X509_V_ERR_UNSPECIFIED ||
-        outcome.verify_result == X509_V_ERR_HOSTNAME_MISMATCH) {
-      return {Failure::ssl_invalid_hostname, ""};
-    }
-    if (is_untrusted_issuer(outcome.verify_result)) {
-      return {Failure::ssl_unknown_authority, ""};
-    }
-    return {Failure::ssl_invalid_certificate, ""};
-  case CURLE_GOT_NOTHING:
-  case CURLE_PARTIAL_FILE:
-    return {Failure::eof_error, ""};
-  case CURLE_COULDNT_CONNECT:
-  case CURLE_SEND_ERROR:
-  case CURLE_RECV_ERROR:
-  case CURLE_SSL_CONNECT_ERROR: {
-    if (outcome.os_errno != 0) {
-      FailureInfo failure = failure_from_errno(static_cast<int>(outcome.os_errno));
-      if (failure.code != Failure::unknown_failure) {
-        return failure;
-      }
-    }
-    const std::string& text = outcome.error_text;
-    if (text.empty() || mentions(text, "unexpected eof") || mentions(text, "closed") ||
-        mentions(text, "ssl_error_syscall") || mentions(text, "recv failure") || mentions(text, "send failure")) {
-      // The server closed the connection (a FIN, no error code): OONI's eof_error.
-      return {Failure::eof_error, ""};
-    }
-    if (code == CURLE_SSL_CONNECT_ERROR) {
-      return {Failure::ssl_failed_handshake, ""};
-    }
-    return unknown();
-  }
-  default:
-    return unknown();
-  }
+  CurlFailure failure;
+  failure.code = outcome.code;
+  failure.os_errno = outcome.os_errno;
+  failure.verify_result = outcome.verify_result;
+  failure.error_text = outcome.error_text;
+  failure.via_proxy = !outcome.proxy_scheme.empty();
+  failure.proxy_scheme = outcome.proxy_scheme;
+  failure.proxy_code = outcome.proxy_code;
+  failure.connect_code = outcome.connect_code;
+  failure.connect_reason = outcome.connect_reason;
+  return classify_curl_failure(failure).failure;
 }
 
 struct DohResolver::Impl {
@@ -189,6 +112,9 @@ struct DohResolver::Impl {
     int attempt = 0;
     std::string reply;
     bool reply_too_long = false;
+    // The last status line curl handed the header callback: when the CONNECT failed, its answer
+    // (curl passes the proxy's CONNECT head to it; the server never answered after a failed one).
+    std::optional<HttpStatusLine> last_status;
     char error_buffer[CURL_ERROR_SIZE] = {};
     std::optional<EventLoop::TimerId> timer;
 
@@ -292,6 +218,20 @@ struct DohResolver::Impl {
     return length;
   }
 
+  static std::size_t on_header(char* data, std::size_t size, std::size_t count, void* user) {
+    auto* pending = static_cast<Pending*>(user);
+    const std::size_t length = size * count;
+    const std::string_view line(data, length);
+    if (line.starts_with("HTTP/")) {
+      // "HTTP/2 200" (the server's, over HTTP/2) is not an HTTP/1.x line: it clears the last one.
+      pending->last_status = parse_status_line(line);
+      if (pending->last_status && pending->last_status->reason.size() > k_max_connect_reason) {
+        pending->last_status->reason.resize(k_max_connect_reason);
+      }
+    }
+    return length;
+  }
+
   CURL* make_easy(Pending& pending) const {
     CURL* easy = curl_easy_init();
     if (easy == nullptr) {
@@ -317,6 +257,8 @@ struct DohResolver::Impl {
     curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers.get());
     curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &Impl::on_body);
     curl_easy_setopt(easy, CURLOPT_WRITEDATA, &pending);
+    curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, &Impl::on_header);
+    curl_easy_setopt(easy, CURLOPT_HEADERDATA, &pending);
     // As for the TLS steps: one CA file, no CApath (see tls_http.cpp).
     curl_easy_setopt(easy, CURLOPT_CAPATH, nullptr);
     if (!server.ca_bundle.empty()) {
@@ -330,6 +272,7 @@ struct DohResolver::Impl {
     pending->release_easy();
     pending->reply.clear();
     pending->reply_too_long = false;
+    pending->last_status.reset();
     pending->error_buffer[0] = '\0';
     pending->easy = make_easy(*pending);
     if (pending->easy == nullptr) {
@@ -364,6 +307,9 @@ struct DohResolver::Impl {
     curl_easy_getinfo(easy, CURLINFO_PROXY_ERROR, &outcome.proxy_code);
     curl_easy_getinfo(easy, CURLINFO_HTTP_CONNECTCODE, &outcome.connect_code);
     curl_easy_getinfo(easy, CURLINFO_SSL_VERIFYRESULT, &outcome.verify_result);
+    if (pending->last_status && pending->last_status->status == outcome.connect_code) {
+      outcome.connect_reason = pending->last_status->reason;
+    }
     outcome.proxy_scheme = proxy_scheme;
     outcome.error_text = redact_credentials(pending->error_buffer, server.path);
     const FailureInfo failure = classify_doh_failure(outcome);
@@ -460,7 +406,7 @@ void DohResolver::query(const std::string& name, std::uint16_t type, bool bogon_
   int length = 0;
   const int rc = ares_create_query(name.c_str(), 1 /* IN */, type, 0, 1, &packet, &length, 0);
   if (rc != ARES_SUCCESS) {
-    pending->query.failure = FailureInfo{Failure::unknown_failure, std::string("c-ares: ") + ares_strerror(rc)};
+    pending->query.failure = failure_from_ares(rc);
     // Never from inside query(): the caller may not be ready for its callback yet.
     m_impl->set_timer(pending, &Impl::fail_at_start);
     return;

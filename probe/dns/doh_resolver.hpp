@@ -30,7 +30,8 @@ struct DohServer {
 // A reply counts only with HTTP status 200, Content-Type application/dns-message, and the
 // question asked; otherwise the failure is unknown_failure with what was wrong. Curl's failures
 // map to OONI's strings: the proxy's own failures (unreachable, handshake, credentials) are
-// proxy_error, a SOCKS reply about the destination is that failure (connection_refused, ...).
+// proxy_error, a SOCKS reply or a CONNECT answer about the destination is that failure
+// (connection_refused, ...; net/classify.hpp).
 class DohResolver : public Resolver {
 public:
   // Throws std::invalid_argument when the URL is not https:// (or carries credentials), the
@@ -58,13 +59,15 @@ struct DohCurlOutcome {
   long os_errno = 0;          // CURLINFO_OS_ERRNO
   long proxy_code = 0;        // CURLINFO_PROXY_ERROR (CURLproxycode)
   long connect_code = 0;      // CURLINFO_HTTP_CONNECTCODE: the HTTP proxy's answer to CONNECT
+  std::string connect_reason;  // that answer's reason phrase ("Unable to connect"), when its status line came
   long verify_result = 0;     // CURLINFO_SSL_VERIFYRESULT
   std::string proxy_scheme;   // empty when no proxy is used
   std::string error_text;     // CURLOPT_ERRORBUFFER, credentials already removed
 };
 
-// Maps a failed transfer to OONI's failure strings: library codes and errno first, the error
-// text only to tell a closed connection from other failures.
+// Maps a failed transfer to OONI's failure strings with net/classify.hpp's classify_curl_failure,
+// the rule every curl transfer follows: library codes and errno first, the error text only to tell
+// a closed connection from other failures.
 FailureInfo classify_doh_failure(const DohCurlOutcome& outcome);
 
 }  // namespace probe

@@ -16,6 +16,7 @@
 #include "core/error.hpp"
 #include "core/exit_codes.hpp"
 #include "dns/dns_message.hpp"
+#include "net/classify.hpp"
 #include "net/stream_connect.hpp"
 #include "targets/host.hpp"
 
@@ -99,16 +100,6 @@ std::vector<ResolverSpec> system_resolvers(const std::string& resolv_conf) {
 namespace {
 
 bool answers_type(const DnsRecord& record, std::uint16_t type) { return record.type == type; }
-
-// What the kernel said when c-ares gave up without a reply: exact errno first.
-FailureInfo failure_from_ares(int error, int ares_status) {
-  FailureInfo failure = failure_from_errno(error);
-  if (failure.code == Failure::unknown_failure) {
-    failure.detail = std::string("c-ares: ") + ares_strerror(ares_status) +
-                     (error != 0 ? std::string(" (") + std::strerror(error) + ")" : std::string());
-  }
-  return failure;
-}
 
 }  // namespace
 
@@ -323,14 +314,10 @@ struct DnsResolver::Impl {
       fill_from_reply(query,
                       std::string_view(reinterpret_cast<const char*>(answer), static_cast<std::size_t>(length)),
                       pending->type, self->bogons, self->settings.raw_cap, pending->bogon_expected);
-    } else if (status == ARES_ETIMEOUT) {
-      query.failure = FailureInfo{Failure::generic_timeout_error, ""};
-    } else if (status == ARES_ECANCELLED || status == ARES_EDESTRUCTION) {
-      query.failure = FailureInfo{Failure::interrupted, ""};
-    } else if (status == ARES_ECONNREFUSED || status == ARES_ESERVFAIL) {
-      query.failure = failure_from_ares(self->last_errno, status);
     } else {
-      query.failure = FailureInfo{Failure::unknown_failure, std::string("c-ares: ") + ares_strerror(status)};
+      // A status without a reply (ARES_SUCCESS without an answer too): the classifier says what
+      // it means, the last socket error included.
+      query.failure = failure_from_ares(status, self->last_errno);
     }
     pending->callback(std::move(query));
   }
@@ -374,7 +361,7 @@ void DnsResolver::query(const std::string& name, std::uint16_t type, bool bogon_
   }
   const int rc = ares_create_query(name.c_str(), 1 /* IN */, type, id, 1, &packet, &length, 0);
   if (rc != ARES_SUCCESS) {
-    pending->query.failure = FailureInfo{Failure::unknown_failure, std::string("c-ares: ") + ares_strerror(rc)};
+    pending->query.failure = failure_from_ares(rc);
     pending->callback(std::move(pending->query));
     return;
   }

@@ -14,6 +14,7 @@
 
 #include "core/digest.hpp"
 #include "dns/dns_message.hpp"
+#include "net/classify.hpp"
 
 namespace probe {
 
@@ -555,7 +556,7 @@ void StreamResolver::query(const std::string& name, std::uint16_t type, bool bog
   int length = 0;
   const int rc = ares_create_query(name.c_str(), 1 /* IN */, type, random_id(), 1, &packet, &length, 0);
   if (rc != ARES_SUCCESS) {
-    exchange->query.failure = FailureInfo{Failure::unknown_failure, std::string("c-ares: ") + ares_strerror(rc)};
+    exchange->query.failure = failure_from_ares(rc);
     // Never from inside query(): the caller may not be ready for its callback yet.
     m_impl->set_timer(exchange, EventLoop::now(), &Impl::fail_at_start);
     return;

@@ -10,11 +10,11 @@
 #include <array>
 #include <cerrno>
 #include <charconv>
-#include <initializer_list>
 #include <memory>
 #include <utility>
 
 #include "core/digest.hpp"
+#include "net/classify.hpp"
 
 namespace probe {
 
@@ -54,38 +54,6 @@ std::string lowercase(std::string_view text) {
     }
   }
   return out;
-}
-
-bool contains_any(const std::string& text, std::initializer_list<std::string_view> needles) {
-  return std::any_of(needles.begin(), needles.end(),
-                     [&text](std::string_view needle) { return text.find(needle) != std::string::npos; });
-}
-
-// The destination failure a proxy's error text describes, in its own words: the strerror text
-// (squid's "(111) Connection refused", "(113) No route to host"), or tinyproxy's "Unable to
-// connect", which it says for every failed connect (see failure_from_connect_status).
-std::optional<Failure> failure_from_text(std::string_view raw) {
-  const std::string text = lowercase(raw);
-  if (contains_any(text, {"refused"})) {
-    return Failure::connection_refused;
-  }
-  if (contains_any(text, {"network is unreachable", "network unreachable", "net unreachable"})) {
-    return Failure::network_unreachable;
-  }
-  if (contains_any(text, {"unreachable", "no route"})) {
-    return Failure::host_unreachable;
-  }
-  if (contains_any(text, {"timed out", "timeout"})) {
-    return Failure::generic_timeout_error;
-  }
-  if (contains_any(text, {"connection reset", "reset by peer"})) {
-    return Failure::connection_reset;
-  }
-  if (contains_any(text, {"unable to connect", "could not connect", "cannot connect", "can't connect",
-                          "failed to connect", "connect failed", "connection failed"})) {
-    return Failure::connection_refused;
-  }
-  return std::nullopt;
 }
 
 bool is_ipv4(const std::string& host) {
@@ -201,21 +169,13 @@ std::optional<std::size_t> parse_size(std::string_view text) {
 
 // "HTTP/1.1 200 Connection established" and the headers; nullopt when it is not an HTTP reply.
 std::optional<ReplyHead> parse_reply_head(std::string_view text) {
-  const std::string_view status_line = next_line(text);
-  // HTTP/x.y SP 3DIGIT [SP reason]
-  if (status_line.size() < 12 || !status_line.starts_with("HTTP/") || status_line[8] != ' ' ||
-      (status_line.size() > 12 && status_line[12] != ' ')) {
+  const auto status_line = parse_status_line(next_line(text));
+  if (!status_line) {
     return std::nullopt;
   }
   ReplyHead head;
-  const std::string_view code = status_line.substr(9, 3);
-  if (!std::all_of(code.begin(), code.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    return std::nullopt;
-  }
-  head.status = (code[0] - '0') * 100 + (code[1] - '0') * 10 + (code[2] - '0');
-  if (status_line.size() > 13) {
-    head.reason = std::string(status_line.substr(13));
-  }
+  head.status = status_line->status;
+  head.reason = status_line->reason;
   while (!text.empty()) {
     const std::string_view line = next_line(text);
     const auto colon = line.find(':');
@@ -672,66 +632,6 @@ void check_proxy(EventLoop& loop, const ProxyEndpoint& proxy, Millis timeout,
                  std::function<void(std::optional<FailureInfo>)> done) {
   start_tunnel(loop, proxy, Goal::check, "", 0, timeout,
                [done = std::move(done)](StreamConnection connection) { done(std::move(connection.failure)); });
-}
-
-// Observed on Debian 12's microsocks 1.0.3 (loopback, and routes in a private network namespace):
-// destination refused -> 05 05 00 01 00000000 0000 (reply 0x05); no route at all (ENETUNREACH) ->
-// reply 0x03; `ip route unreachable` (EHOSTUNREACH) -> reply 0x04; `ip route prohibit` (EACCES) ->
-// reply 0x01; a dropped SYN -> no reply while the kernel retries; success -> 05 00 00 01 00000000
-// 0000. Any errno it has no code for becomes 0x01, which is why a general failure stays the
-// proxy's: it is not evidence about the destination.
-FailureInfo failure_from_socks_reply(std::uint8_t reply) {
-  switch (reply) {
-  case 0x00: return proxy_error("SOCKS5 reply 0x00 is a success, not a failure");
-  case 0x01: return proxy_error("SOCKS5 reply 0x01: general failure");
-  case 0x02: return proxy_error("SOCKS5 reply 0x02: connection not allowed by ruleset");
-  case 0x03: return {Failure::network_unreachable, ""};
-  case 0x04: return {Failure::host_unreachable, ""};
-  case 0x05: return {Failure::connection_refused, ""};
-  case 0x06: return {Failure::generic_timeout_error, ""};  // "TTL expired": the connect timed out
-  case 0x07: return proxy_error("SOCKS5 reply 0x07: command not supported");
-  case 0x08: return proxy_error("SOCKS5 reply 0x08: address type not supported");
-  default: break;
-  }
-  constexpr std::string_view k_hex = "0123456789abcdef";
-  return proxy_error(std::string("SOCKS5 reply 0x") + k_hex[reply >> 4] + k_hex[reply & 0x0F] + ": unassigned");
-}
-
-// Observed on Debian 12's tinyproxy 1.11.1 (loopback, and routes in a private network namespace):
-// for a destination that refuses, has no route, is unreachable, is prohibited, or drops the SYN
-// (after its `Timeout`), alike: "HTTP/1.1 500 Unable to connect" with an HTML body saying "Tinyproxy was
-// unable to connect to the remote web server." So "Unable to connect" is read as refused (the
-// common case), though from tinyproxy it only means "the destination failed". Other answers:
-// a port outside ConnectPort -> "HTTP/1.1 403 Access violation"; no credentials when BasicAuth is
-// set -> "HTTP/1.0 407 Proxy Authentication Required"; wrong credentials -> "HTTP/1.0 401
-// Unauthorized". Squid says 503 and the errno text in the body ("(111) Connection refused").
-FailureInfo failure_from_connect_status(int status, std::string_view reason, std::string_view body) {
-  const std::string code = std::to_string(status);
-  if (status >= 200 && status < 300) {
-    return proxy_error("CONNECT status " + code + " is a success, not a failure");
-  }
-  switch (status) {
-  case 401: return proxy_error("authentication rejected");  // tinyproxy, for wrong credentials
-  case 403: return proxy_error("proxy refused the destination (403)");
-  case 407: return proxy_error("proxy requires authentication");
-  case 504: return {Failure::generic_timeout_error, ""};
-  case 500:
-  case 502:
-  case 503:
-    if (const auto failure = failure_from_text(reason)) {
-      return {*failure, ""};
-    }
-    if (const auto failure = failure_from_text(body)) {
-      return {*failure, ""};
-    }
-    // A gateway error says the proxy could not reach the destination; a bare 500 is the proxy's own.
-    if (status == 500) {
-      return proxy_error("proxy internal error (500)");
-    }
-    return {Failure::connection_refused, ""};
-  default: break;
-  }
-  return proxy_error("CONNECT answered " + code);
 }
 
 }  // namespace probe

@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "core/failure.hpp"
+#include "net/classify.hpp"
 #include "net/event_loop.hpp"
 #include "net/stream_connect.hpp"
 
@@ -53,18 +54,7 @@ StreamConnector tunnel_connector(EventLoop& loop, ProxyEndpoint proxy);
 void check_proxy(EventLoop& loop, const ProxyEndpoint& proxy, Millis timeout,
                  std::function<void(std::optional<FailureInfo>)> done);
 
-// What a SOCKS5 reply code other than 0 (success) means. Codes for the destination (3 network
-// unreachable, 4 host unreachable, 5 refused, 6 TTL expired) are the destination's failures; the
-// rest (general failure, not allowed by the rules, command or address type not supported,
-// unassigned codes) are proxy_error.
-FailureInfo failure_from_socks_reply(std::uint8_t reply);
-
-// What a CONNECT answered with a status other than 2xx means, from the status, the reason phrase
-// and (when there is one) the start of the body. 504 and the connect failures a proxy reports with
-// 500/502/503 are the destination's failures; the rest is proxy_error.
-FailureInfo failure_from_connect_status(int status, std::string_view reason, std::string_view body);
-
-// Whether a failure from failure_from_socks_reply or failure_from_connect_status is the proxy's own.
-inline bool is_proxy_failure(const FailureInfo& failure) { return failure.code == Failure::proxy_error; }
+// The meaning of a SOCKS5 reply and of an HTTP CONNECT answer (failure_from_socks_reply,
+// failure_from_connect_status, is_proxy_failure) is in net/classify.hpp, shared with curl's steps.
 
 }  // namespace probe

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <memory>
 
+#include "net/classify.hpp"
 #include "net/socket_address.hpp"
 
 namespace probe {

@@ -13,6 +13,7 @@
 #include <optional>
 #include <algorithm>
 
+#include "net/classify.hpp"
 #include "net/socket_address.hpp"
 #include "net/stream_connect.hpp"
 #include "steps/socket_step.hpp"

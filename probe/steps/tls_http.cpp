@@ -13,6 +13,7 @@
 #include <memory>
 #include <string_view>
 
+#include "net/classify.hpp"
 #include "net/wire_bytes.hpp"
 
 namespace probe {
@@ -64,6 +65,11 @@ struct Transfer {
   bool chain_seen = false;
   long verify_code = X509_V_OK;  // the first error OpenSSL found in the chain
   TlsObservation tls;
+
+  // Through an HTTP proxy, curl hands the proxy's answer to CONNECT to the header callback before
+  // the destination's response: that head is the proxy's, kept apart until a 2xx one has ended.
+  bool in_connect = false;
+  std::optional<HttpStatusLine> connect_status;  // the last CONNECT status line
 
   // HTTP, filled from curl's header and write callbacks.
   HttpObservation http;
@@ -188,8 +194,20 @@ std::string trim(std::string_view text) {
 std::size_t on_header(char* data, std::size_t size, std::size_t count, void* user) {
   auto* transfer = static_cast<Transfer*>(user);
   const std::size_t length = size * count;
-  transfer->header_bytes += length;
   const std::string_view line(data, length);
+  if (transfer->in_connect) {
+    if (line.starts_with("HTTP/")) {
+      transfer->connect_status = parse_status_line(line);
+      if (transfer->connect_status && transfer->connect_status->reason.size() > k_max_header_value) {
+        transfer->connect_status->reason.resize(k_max_header_value);
+      }
+    } else if (trim(line).empty() && transfer->connect_status && transfer->connect_status->status >= 200 &&
+               transfer->connect_status->status <= 299) {
+      transfer->in_connect = false;  // the tunnel stands: what comes next is the destination's
+    }
+    return length;
+  }
+  transfer->header_bytes += length;
   if (line.rfind("HTTP/", 0) == 0) {
     // A new response head (after a 100 Continue, say): only the last one counts.
     transfer->http.headers.clear();
@@ -302,69 +320,6 @@ int on_socket_options(void* user, curl_socket_t socket, curlsocktype purpose) {
 
 }  // namespace
 
-bool is_untrusted_issuer(long verify_result) {
-  switch (verify_result) {
-  case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
-  case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
-  case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
-  case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
-  case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
-  case X509_V_ERR_CERT_UNTRUSTED:
-    return true;
-  default:
-    return false;
-  }
-}
-
-namespace {
-
-bool mentions(const std::string& text, std::string_view needle) {
-  std::string lower = text;
-  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
-  return lower.find(needle) != std::string::npos;
-}
-
-FailureInfo curl_unknown(const CurlOutcome& outcome) {
-  std::string detail = std::string("curl: ") + curl_easy_strerror(static_cast<CURLcode>(outcome.code));
-  if (!outcome.error_text.empty()) {
-    detail += ": " + outcome.error_text;
-  }
-  return {Failure::unknown_failure, detail};
-}
-
-// A transfer through a proxy that failed at the proxy: the SOCKS reply codes that speak of the
-// destination are the destination's failures (DESIGN: "Facts checked"); the proxy's own trouble
-// (unreachable, handshake, authentication, a refused CONNECT) is proxy_error. nullopt when the
-// proxy did its part.
-std::optional<FailureInfo> proxy_failure(const CurlOutcome& outcome) {
-  if (outcome.code == CURLE_PROXY) {
-    switch (outcome.proxy_code) {
-    case CURLPX_REPLY_NETWORK_UNREACHABLE: return FailureInfo{Failure::network_unreachable, ""};
-    case CURLPX_REPLY_HOST_UNREACHABLE: return FailureInfo{Failure::host_unreachable, ""};
-    case CURLPX_REPLY_CONNECTION_REFUSED: return FailureInfo{Failure::connection_refused, ""};
-    case CURLPX_REPLY_TTL_EXPIRED: return FailureInfo{Failure::generic_timeout_error, ""};
-    default: return FailureInfo{Failure::proxy_error, ""};
-    }
-  }
-  if (outcome.connect_code != 0 && (outcome.connect_code < 200 || outcome.connect_code > 299)) {
-    switch (outcome.connect_code) {
-    case 504: return FailureInfo{Failure::generic_timeout_error, ""};
-    case 500:  // tinyproxy's "Unable to connect"
-    case 502:
-    case 503: return FailureInfo{Failure::connection_refused, ""};
-    default: return FailureInfo{Failure::proxy_error, ""};
-    }
-  }
-  if (outcome.code == CURLE_COULDNT_RESOLVE_PROXY ||
-      (outcome.code == CURLE_COULDNT_CONNECT && outcome.connect_code == 0 && !outcome.handshake_done &&
-       outcome.error_text.find("proxy") != std::string::npos)) {
-    return FailureInfo{Failure::proxy_error, ""};
-  }
-  return std::nullopt;
-}
-
-}  // namespace
-
 Classification classify_transfer(const CurlOutcome& outcome, Kind kind) {
   Classification out;
   if (outcome.code == CURLE_OK) {
@@ -379,64 +334,28 @@ Classification classify_transfer(const CurlOutcome& outcome, Kind kind) {
     out.truncated = true;
     return out;
   }
-  if (outcome.via_proxy) {
-    if (auto failure = proxy_failure(outcome)) {
-      // The tunnel was not set up, so nothing of TLS or HTTP happened: the first step curl runs.
-      out.step = uses_tls ? FailedStep::tls : FailedStep::http;
-      out.failure = std::move(failure);
-      return out;
-    }
-  }
-  if (outcome.code == CURLE_PEER_FAILED_VERIFICATION) {
+  CurlFailure failure;
+  failure.code = outcome.code;
+  failure.os_errno = outcome.os_errno;
+  failure.verify_result = outcome.verify_result;
+  failure.error_text = outcome.error_text;
+  failure.via_proxy = outcome.via_proxy;
+  failure.proxy_scheme = outcome.proxy_scheme;
+  failure.proxy_code = outcome.proxy_code;
+  failure.connect_code = outcome.connect_code;
+  failure.connect_reason = outcome.connect_reason;
+  failure.handshake_done = outcome.handshake_done;
+  CurlFailureClass found = classify_curl_failure(failure);
+  if (found.at_proxy) {
+    // The tunnel was not set up, so nothing of TLS or HTTP happened: the first step curl runs.
+    out.step = uses_tls ? FailedStep::tls : FailedStep::http;
+  } else if (outcome.code == CURLE_PEER_FAILED_VERIFICATION) {
     out.step = FailedStep::tls;
-    if (outcome.verify_result == X509_V_OK || outcome.verify_result == X509_V_ERR_HOSTNAME_MISMATCH) {
-      out.failure = FailureInfo{Failure::ssl_invalid_hostname, ""};  // chain fine, name not on it
-    } else if (is_untrusted_issuer(outcome.verify_result)) {
-      out.failure = FailureInfo{Failure::ssl_unknown_authority, ""};
-    } else {
-      out.failure = FailureInfo{Failure::ssl_invalid_certificate, ""};
-    }
-    return out;
+  } else {
+    out.step = (uses_tls && !outcome.handshake_done) ? FailedStep::tls : FailedStep::http;
   }
-  out.step = (uses_tls && !outcome.handshake_done) ? FailedStep::tls : FailedStep::http;
-  const auto by_errno = [&]() -> std::optional<FailureInfo> {
-    if (outcome.os_errno == 0) {
-      return std::nullopt;
-    }
-    FailureInfo failure = failure_from_errno(static_cast<int>(outcome.os_errno));
-    if (failure.code == Failure::unknown_failure) {
-      return std::nullopt;
-    }
-    return failure;
-  };
-  switch (outcome.code) {
-  case CURLE_OPERATION_TIMEDOUT:
-    out.failure = FailureInfo{Failure::generic_timeout_error, ""};
-    return out;
-  case CURLE_GOT_NOTHING:
-    out.failure = FailureInfo{Failure::eof_error, ""};
-    return out;
-  case CURLE_COULDNT_CONNECT:
-  case CURLE_SEND_ERROR:
-  case CURLE_RECV_ERROR:
-  case CURLE_SSL_CONNECT_ERROR:
-    if (auto failure = by_errno()) {
-      out.failure = *failure;
-    } else if (outcome.error_text.empty() || mentions(outcome.error_text, "unexpected eof") ||
-               mentions(outcome.error_text, "closed") || mentions(outcome.error_text, "ssl_error_syscall") ||
-               mentions(outcome.error_text, "recv failure") || mentions(outcome.error_text, "send failure")) {
-      // The peer closed the connection (a FIN, no error code): OONI's eof_error.
-      out.failure = FailureInfo{Failure::eof_error, ""};
-    } else if (outcome.code == CURLE_SSL_CONNECT_ERROR) {
-      out.failure = FailureInfo{Failure::ssl_failed_handshake, ""};
-    } else {
-      out.failure = curl_unknown(outcome);
-    }
-    return out;
-  default:
-    out.failure = curl_unknown(outcome);
-    return out;
-  }
+  out.failure = std::move(found.failure);
+  return out;
 }
 
 std::optional<std::string> extract_title(const std::string& html) {
@@ -510,6 +429,11 @@ void start_transfer(CurlMulti& multi, const TransferRequest& request, MonoTime r
   curl_easy_setopt(easy, CURLOPT_USERAGENT, request.user_agent.c_str());
   curl_easy_setopt(easy, CURLOPT_HTTPHEADER, transfer->headers_out);
   curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, &on_header);
+  // The proxy's CONNECT head comes to on_header too (curl's default, said here because
+  // classification reads its reason phrase): on_header keeps it apart from the response.
+  curl_easy_setopt(easy, CURLOPT_SUPPRESS_CONNECT_HEADERS, 0L);
+  const std::string carrier_scheme = proxy_scheme(request.carrier);
+  transfer->in_connect = carrier_scheme == "http" || carrier_scheme == "https";  // always a CONNECT tunnel
   curl_easy_setopt(easy, CURLOPT_HEADERDATA, transfer.get());
   curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &on_body);
   curl_easy_setopt(easy, CURLOPT_WRITEDATA, transfer.get());
@@ -551,11 +475,15 @@ void start_transfer(CurlMulti& multi, const TransferRequest& request, MonoTime r
     outcome.headers_received = owned->headers_complete;
     outcome.error_text = owned->error_buffer;
     outcome.via_proxy = !owned->request.carrier.proxy.empty();
+    outcome.proxy_scheme = proxy_scheme(owned->request.carrier);
     if (outcome.via_proxy) {
       long proxy_code = 0;
       curl_easy_getinfo(handle, CURLINFO_PROXY_ERROR, &proxy_code);
       outcome.proxy_code = proxy_code;
       curl_easy_getinfo(handle, CURLINFO_HTTP_CONNECTCODE, &outcome.connect_code);
+      if (owned->connect_status && owned->connect_status->status == outcome.connect_code) {
+        outcome.connect_reason = owned->connect_status->reason;
+      }
     }
     const Kind kind = owned->request.decoy ? Kind::tls : owned->request.kind;
     const Classification verdict = classify_transfer(outcome, kind);

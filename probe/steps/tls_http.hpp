@@ -94,8 +94,10 @@ struct CurlOutcome {
   bool headers_received = false;  // a status line and headers arrived
   std::string error_text;    // CURLOPT_ERRORBUFFER: read last, only when codes say nothing
   bool via_proxy = false;    // the transfer went through a control path's proxy
+  std::string proxy_scheme;  // that proxy's: "socks5h", "http", ...; may be empty when unknown
   long proxy_code = 0;       // CURLINFO_PROXY_ERROR (CURLproxycode) when code is CURLE_PROXY
   long connect_code = 0;     // CURLINFO_HTTP_CONNECTCODE: an HTTP proxy's answer to CONNECT
+  std::string connect_reason;  // that answer's reason phrase ("Unable to connect"), when its status line came
 };
 
 enum class FailedStep { none, tls, http };
@@ -106,12 +108,11 @@ struct Classification {
   bool truncated = false;  // success, but the body was cut (our cap, a timeout, a reset)
 };
 
-// Whether an X509 verify result means the chain did not lead to a trusted root (self-signed,
-// unknown issuer), as opposed to a bad certificate (expired, wrong purpose, ...).
-bool is_untrusted_issuer(long verify_result);
-
-// Maps a transfer's outcome to the step that failed and OONI's failure string: library codes and
-// errno first, the X509 verify result for certificates, the error text only as a last resort.
+// Maps a transfer's outcome to the step that failed and OONI's failure string. The failure is
+// net/classify.hpp's classify_curl_failure (library codes and errno first, the X509 verify result
+// for certificates, the error text only as a last resort; the proxy's answers as everywhere else);
+// what is this step's own: which step failed, and a body cut short after the head (a success,
+// marked truncated).
 Classification classify_transfer(const CurlOutcome& outcome, Kind kind);
 
 // The text of the first <title> element in `html` (case-insensitive, whitespace collapsed,

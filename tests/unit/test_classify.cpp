@@ -125,8 +125,14 @@ TEST_CASE("through a proxy, the proxy's replies about the destination are the de
       {"CONNECT 403", via_proxy(CURLE_RECV_ERROR, 0, 403), Kind::https, "tls proxy_error"},
       {"CONNECT 504", via_proxy(CURLE_COULDNT_CONNECT, 0, 504), Kind::https, "tls generic_timeout_error"},
       {"CONNECT 502", via_proxy(CURLE_COULDNT_CONNECT, 0, 502), Kind::http, "http connection_refused"},
-      {"CONNECT 500 (tinyproxy: unable to connect)", via_proxy(CURLE_COULDNT_CONNECT, 0, 500), Kind::https,
-       "tls connection_refused"},
+      {"CONNECT 500 (tinyproxy: unable to connect)", [&] {
+         CurlOutcome out = via_proxy(CURLE_COULDNT_CONNECT, 0, 500);
+         out.connect_reason = "Unable to connect";  // curl hands the CONNECT's status line to on_header
+         return out;
+       }(),
+       Kind::https, "tls connection_refused"},
+      {"CONNECT 500 without a reason: the proxy's own", via_proxy(CURLE_COULDNT_CONNECT, 0, 500), Kind::https,
+       "tls proxy_error"},
       {"proxy unreachable", via_proxy(CURLE_COULDNT_CONNECT, 0, 0, "Failed to connect to proxy port 1080"),
        Kind::https, "tls proxy_error"},
       {"CONNECT 200, then a TLS reset: the destination's", [&] {
