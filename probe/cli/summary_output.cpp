@@ -13,6 +13,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "model/steps.hpp"
 #include "targets/target_list.hpp"
 
 namespace probe {
@@ -142,110 +143,35 @@ std::string target_label(const Target& target) {
   return label + " " + std::string(to_string(target.kind));
 }
 
-struct NamedStep {
-  std::string_view name;
-  const StepTiming* step;
-};
-
-// The steps an endpoint ran, in the order they run (the decoy handshake and the re-test are
-// follow-ups, not the target's own steps).
-std::vector<NamedStep> steps_of(const EndpointObservation& endpoint) {
-  std::vector<NamedStep> steps;
-  if (endpoint.tcp) {
-    steps.push_back({"tcp", &*endpoint.tcp});
-  }
-  if (endpoint.tls) {
-    steps.push_back({"tls", &*endpoint.tls});
-  }
-  if (endpoint.http) {
-    steps.push_back({"http", &*endpoint.http});
-  }
-  if (endpoint.stun) {
-    steps.push_back({"stun", &*endpoint.stun});
-  }
-  return steps;
-}
-
-bool works(const EndpointObservation& endpoint) {
-  const auto steps = steps_of(endpoint);
-  return !endpoint.not_tested && !steps.empty() &&
-         std::none_of(steps.begin(), steps.end(), [](const NamedStep& step) { return step.step->failure.has_value(); });
-}
-
-// An address the path's own DNS gave (or the target's literal address, which has no source).
-bool is_own(const EndpointObservation& endpoint, const std::string& path) {
-  return endpoint.sources.empty() ||
-         std::find(endpoint.sources.begin(), endpoint.sources.end(), path) != endpoint.sources.end();
-}
-
-std::string failure_code(const FailureInfo& failure) { return std::string(to_string(failure.code)); }
-
-// One cell of a path column: "ok" when the path reached the target with its own DNS answers (as
-// the verdict's rules judge direct); else the first failure as "step failure", DNS first, then
-// the path's own addresses before the others' and IPv4 before IPv6, so that an IPv6 network
-// without a route does not hide what happened on IPv4; "not tested" when nothing ran.
-std::string path_reading(const TargetResult& result, const std::string& path) {
-  const auto found = result.paths.find(path);
-  if (found == result.paths.end()) {
-    return "not tested";
-  }
-  const PathObservations& observed = found->second;
-  const bool answered = std::any_of(observed.queries.begin(), observed.queries.end(),
-                                    [](const DnsQuery& query) { return !query.failure; });
-  if (result.target.kind == Kind::dns) {
-    if (answered) {
-      return "ok";
-    }
-  } else if (std::any_of(observed.endpoints.begin(), observed.endpoints.end(),
-                         [&](const EndpointObservation& endpoint) { return is_own(endpoint, path) && works(endpoint); })) {
-    return "ok";
-  }
-  if (!observed.queries.empty() && !answered) {
-    const DnsQuery& first = observed.queries.front();
-    return "dns " + (first.failure ? failure_code(*first.failure) : std::string("failed"));
-  }
-  std::vector<const EndpointObservation*> endpoints;
-  for (const auto& endpoint : observed.endpoints) {
-    endpoints.push_back(&endpoint);
-  }
-  std::stable_sort(endpoints.begin(), endpoints.end(), [&](const EndpointObservation* a, const EndpointObservation* b) {
-    return std::make_tuple(!is_own(*a, path), a->family) < std::make_tuple(!is_own(*b, path), b->family);
-  });
-  for (const EndpointObservation* endpoint : endpoints) {
-    for (const NamedStep& step : steps_of(*endpoint)) {
-      if (step.step->failure) {
-        return std::string(step.name) + " " + failure_code(*step.step->failure);
-      }
+// What follows the status and method in the table: the verdict's signatures of the method's layer
+// and those of how a transfer flowed, the ones that refine a layer (sni, mitm, stalled, ...) in
+// place of the plain failures they refine; all of them when there is no method.
+std::string signature_text(const Verdict& verdict) {
+  std::vector<Signature> shown;
+  for (Signature signature : verdict.signatures) {
+    const std::string_view layer = layer_of(signature);
+    if (!verdict.method || layer.empty() || layer == *verdict.method) {
+      shown.push_back(signature);
     }
   }
-  return "not tested";
-}
-
-// The detail as one keyword ("sni", "mitm", "residual"), or "" when it is prose: a single word
-// of [a-z0-9_-], or such a word before a colon.
-std::string detail_keyword(const std::string& detail) {
-  const std::string word = detail.substr(0, detail.find(':'));
-  const bool keyword = !word.empty() && std::all_of(word.begin(), word.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
-  });
-  return keyword ? word : std::string();
+  if (std::any_of(shown.begin(), shown.end(), refines)) {
+    std::erase_if(shown, [](Signature signature) { return !refines(signature); });
+  }
+  std::string out;
+  for (Signature signature : shown) {
+    out += (out.empty() ? "" : ",") + std::string(to_string(signature));
+  }
+  return out;
 }
 
 // "blocked tls/sni", "blocked http/stalled", "accessible", "restricted stalled", "inconclusive
-// congested", "not judged": the status, the method, then the detail's leading keyword (unless it
-// only repeats the method) or else the signatures.
+// congested", "not judged": the status, the method, then the signatures (signature_text).
 std::string verdict_text(const std::optional<Verdict>& verdict) {
   if (!verdict) {
     return "not judged";
   }
   std::string text(to_string(verdict->status));
-  std::string qualifier = detail_keyword(verdict->detail);
-  if (qualifier.empty() || qualifier == verdict->method) {
-    qualifier.clear();
-    for (const std::string& signature : verdict->signatures) {
-      qualifier += (qualifier.empty() ? "" : ",") + signature;
-    }
-  }
+  const std::string qualifier = signature_text(*verdict);
   if (verdict->method) {
     text += " " + *verdict->method;
     if (!qualifier.empty()) {
@@ -321,12 +247,12 @@ int layer_rank(const std::string& label) {
   return 4;
 }
 
-// "dns, tcp_ip" or "tls/sni": every layer the verdicts saw, the deciding one with its keyword.
+// "dns, tcp_ip" or "tls/sni": every layer the verdicts saw, the deciding one with its signatures.
 std::string method_labels(const std::vector<const TargetResult*>& results) {
   std::set<std::pair<int, std::string>> labels;
   for (const TargetResult* result : results) {
     const Verdict& verdict = *result->verdict;
-    const std::string keyword = detail_keyword(verdict.detail);
+    const std::string keyword = signature_text(verdict);
     std::vector<std::string> methods = verdict.methods;
     if (verdict.method && std::find(methods.begin(), methods.end(), *verdict.method) == methods.end()) {
       methods.push_back(*verdict.method);

@@ -17,6 +17,7 @@
 
 #include "dns/dns_message.hpp"
 #include "engine/scheduler.hpp"
+#include "model/steps.hpp"
 #include "dns/doh_resolver.hpp"
 #include "dns/stream_resolver.hpp"
 #include "steps/transfer_workers.hpp"
@@ -528,24 +529,6 @@ private:
     return request;
   }
 
-  // The first step that failed on a direct endpoint, if any: "tcp", "tls", "http" or "stun".
-  static std::optional<std::string> failed_step(const EndpointObservation& endpoint) {
-    const auto failed = [](const auto& step) { return step && step->failure.has_value(); };
-    if (failed(endpoint.stun)) {
-      return "stun";
-    }
-    if (failed(endpoint.tcp)) {
-      return "tcp";
-    }
-    if (failed(endpoint.tls)) {
-      return "tls";
-    }
-    if (failed(endpoint.http)) {
-      return "http";
-    }
-    return std::nullopt;
-  }
-
   // Congestion is measured in two halves. After the first phase a path is `overrun` when at least
   // k_overrun_min_steps connection steps finished, a fifth or more of them timed out, and at least
   // one got through (bytes still flow: a dead or fully blocked path is not overrun, it is dead or
@@ -569,7 +552,7 @@ private:
       std::size_t through = 0;
       for (const auto& result : m_results) {
         for (const auto& endpoint : result.paths.at(path->spec.name).endpoints) {
-          for (const StepTiming* step : steps_of(endpoint)) {
+          for (const auto& [which, step] : recorded_steps(endpoint)) {
             if (step->failure && step->failure->code == Failure::interrupted) {
               continue;
             }
@@ -592,8 +575,8 @@ private:
       std::size_t recovered = 0;
       for (const auto& result : m_results) {
         for (const auto& endpoint : result.paths.at(path->spec.name).endpoints) {
-          const auto step = failed_step(endpoint);
-          const StepTiming* failed = step ? step_named(endpoint, *step) : nullptr;
+          const auto step = first_failed_step(endpoint);
+          const StepTiming* failed = step ? step_of(endpoint, *step) : nullptr;
           if (failed == nullptr || !timed_out(failed->failure) || !endpoint.retest ||
               has_failure(endpoint.retest->failure, Failure::interrupted)) {
             continue;
@@ -613,35 +596,8 @@ private:
     return failure && failure->code == code;
   }
 
-  static std::vector<const StepTiming*> steps_of(const EndpointObservation& endpoint) {
-    std::vector<const StepTiming*> out;
-    if (endpoint.tcp) {
-      out.push_back(&*endpoint.tcp);
-    }
-    if (endpoint.tls) {
-      out.push_back(&*endpoint.tls);
-    }
-    if (endpoint.http) {
-      out.push_back(&*endpoint.http);
-    }
-    if (endpoint.stun) {
-      out.push_back(&*endpoint.stun);
-    }
-    return out;
-  }
-
   static bool timed_out(const std::optional<FailureInfo>& failure) {
     return failure && failure->code == Failure::generic_timeout_error;
-  }
-
-  static const StepTiming* step_named(const EndpointObservation& endpoint, const std::string& step) {
-    const auto get = [](const auto& observation) -> const StepTiming* {
-      return observation ? static_cast<const StepTiming*>(&*observation) : nullptr;
-    };
-    return step == "tcp" ? get(endpoint.tcp)
-           : step == "tls" ? get(endpoint.tls)
-           : step == "http" ? get(endpoint.http)
-                            : get(endpoint.stun);
   }
 
   // Whether target `i` failed on every path at the first attempt: no endpoint of the direct path
@@ -659,7 +615,7 @@ private:
         if (endpoint.not_tested) {
           continue;
         }
-        if (!failed_step(endpoint)) {
+        if (!first_failed_step(endpoint)) {
           return false;
         }
         any_failure = true;
@@ -683,11 +639,11 @@ private:
       for (std::size_t i = 0; i < m_results.size(); ++i) {
         auto& endpoints = m_results[i].paths[path.spec.name].endpoints;
         for (std::size_t index = 0; index < endpoints.size(); ++index) {
-          const auto step = failed_step(endpoints[index]);
+          const auto step = first_failed_step(endpoints[index]);
           if (!step || endpoints[index].not_tested || is_interrupted(endpoints[index])) {
             continue;
           }
-          const StepTiming* failed = step_named(endpoints[index], *step);
+          const StepTiming* failed = step_of(endpoints[index], *step);
           const bool everywhere = failed != nullptr && timed_out(failed->failure) && fails_everywhere(i);
           if (!everywhere && (p != 0 || !slowest_control_success_ms(i, endpoints[index].address, *step))) {
             continue;
@@ -714,7 +670,7 @@ private:
   // twice that time, so a direct path that is slow, not blocked, is not judged by a shorter clock
   // than control's.
   std::optional<double> slowest_control_success_ms(std::size_t i, const std::string& address,
-                                                   const std::string& step) const {
+                                                   Step step) const {
     std::optional<double> slowest;
     for (std::size_t p = 1; p < m_paths.size(); ++p) {
       for (const auto& endpoint : m_results[i].paths.at(m_paths[p]->spec.name).endpoints) {
@@ -723,14 +679,14 @@ private:
         }
         const auto ok = [](const auto& observation) { return observation && !observation->failure; };
         std::optional<double> took;
-        if (step == "tcp" && ok(endpoint.tcp)) {
+        if (step == Step::tcp && ok(endpoint.tcp)) {
           took = endpoint.tcp->duration_ms;
-        } else if (step == "tls" && ok(endpoint.tls)) {
+        } else if (step == Step::tls && ok(endpoint.tls)) {
           took = endpoint.tls->duration_ms;
-        } else if (step == "http" && ok(endpoint.http)) {
+        } else if (step == Step::http && ok(endpoint.http)) {
           const double start = endpoint.tls ? endpoint.tls->t0_ms : endpoint.http->t0_ms;
           took = endpoint.http->t0_ms + endpoint.http->duration_ms - start;
-        } else if (step == "stun" && ok(endpoint.stun)) {
+        } else if (step == Step::stun && ok(endpoint.stun)) {
           took = endpoint.stun->duration_ms;
         } else if (endpoint.retest && !endpoint.retest->failure) {
           took = endpoint.retest->duration_ms;  // the target's whole chain, from the connection on
@@ -744,18 +700,15 @@ private:
   }
 
   static bool is_interrupted(const EndpointObservation& endpoint) {
-    for (const StepTiming* step : {static_cast<const StepTiming*>(endpoint.tcp ? &*endpoint.tcp : nullptr),
-                                   static_cast<const StepTiming*>(endpoint.tls ? &*endpoint.tls : nullptr),
-                                   static_cast<const StepTiming*>(endpoint.http ? &*endpoint.http : nullptr),
-                                   static_cast<const StepTiming*>(endpoint.stun ? &*endpoint.stun : nullptr)}) {
-      if (step != nullptr && step->failure && step->failure->code == Failure::interrupted) {
+    for (const auto& [which, step] : recorded_steps(endpoint)) {
+      if (step->failure && step->failure->code == Failure::interrupted) {
         return true;
       }
     }
     return false;
   }
 
-  void retest(std::size_t i, std::size_t p, std::size_t index, const std::string& step,
+  void retest(std::size_t i, std::size_t p, std::size_t index, Step step,
               std::function<void()> done) {
     const PathRuntime& path = *m_paths[p];
     const EndpointObservation& endpoint = endpoint_at(i, p, index);
@@ -771,7 +724,7 @@ private:
       }
       m_retest_wanted.erase({i, p, index});
       RetestObservation observation;
-      observation.step = step;
+      observation.step = to_string(step);
       observation.failure = timing.failure;
       observation.t0_ms = timing.t0_ms;
       observation.duration_ms = timing.duration_ms;
@@ -779,7 +732,7 @@ private:
       endpoint_at(i, p, index).retest = std::move(observation);
       done();
     };
-    if (step == "stun") {
+    if (step == Step::stun) {
       start_stun(m_loop, endpoint.address, endpoint.port, timeout, m_run_start,
                  [record](StepTiming stun) { record(stun); }, path.bind_device, m_settings.on_own_address);
       return;
@@ -789,13 +742,13 @@ private:
     // target's whole chain runs again, so that a control re-test that gets through means the
     // target works over control, as a first attempt would. Whatever fails first is the answer.
     const Kind kind = m_targets[i].kind;
-    if (step == "tcp" && (p == 0 || kind == Kind::tcp)) {
+    if (step == Step::tcp && (p == 0 || kind == Kind::tcp)) {
       start_tcp_connect(path.connector, endpoint.address, endpoint.port, timeout, m_run_start,
                         [record](TcpObservation tcp) { record(tcp); });
       return;
     }
     TransferRequest request = transfer_request(i, p, index);
-    if (p == 0 && step == "tls") {
+    if (p == 0 && step == Step::tls) {
       request.kind = Kind::tls;
     }
     request.connect_timeout = std::max(request.connect_timeout, timeout);
@@ -1085,36 +1038,32 @@ private:
           if (endpoint.not_tested) {
             continue;
           }
-          if (target.kind == Kind::stun) {
-            if (!endpoint.stun) {
-              cut(endpoint.stun);
+          // The first step of the kind's plan that never ran is cut (and, on direct, the decoy
+          // handshake that runs before the real one); a plan that failed earlier ends there.
+          for (Step step : step_plan(target.kind)) {
+            if (step == Step::tls && p == 0 && !endpoint.decoy_tls) {
+              cut(endpoint.decoy_tls);
             }
-            continue;
-          }
-          if (!endpoint.tcp) {
-            cut(endpoint.tcp);
-            continue;
-          }
-          if (endpoint.tcp->failure || target.kind == Kind::tcp) {
-            continue;
-          }
-          if (p == 0 && needs_tls(target.kind) && !endpoint.decoy_tls) {
-            cut(endpoint.decoy_tls);
-          }
-          if (needs_tls(target.kind) && !endpoint.tls) {
-            cut(endpoint.tls);
-            continue;
-          }
-          if ((target.kind == Kind::http || target.kind == Kind::https) && !endpoint.http &&
-              !(endpoint.tls && endpoint.tls->failure)) {
-            cut(endpoint.http);
+            const StepTiming* timing = step_of(endpoint, step);
+            if (timing == nullptr) {
+              switch (step) {
+              case Step::tcp: cut(endpoint.tcp); break;
+              case Step::tls: cut(endpoint.tls); break;
+              case Step::http: cut(endpoint.http); break;
+              case Step::stun: cut(endpoint.stun); break;
+              }
+              break;
+            }
+            if (timing->failure) {
+              break;
+            }
           }
         }
       }
     }
     for (const auto& [key, step] : m_retest_wanted) {
       RetestObservation observation;
-      observation.step = step;
+      observation.step = to_string(step);
       observation.failure = FailureInfo{Failure::interrupted, "the run was stopped before this re-test finished"};
       const auto& [i, p, index] = key;
       endpoint_at(i, p, index).retest = std::move(observation);
@@ -1179,7 +1128,7 @@ private:
   std::vector<std::size_t> m_pending_steps = std::vector<std::size_t>(m_targets.size(), 0);
   std::size_t m_finished = 0;
   bool m_interrupted = false;  // stop_fd fired: callbacks record nothing more
-  std::map<std::tuple<std::size_t, std::size_t, std::size_t>, std::string> m_retest_wanted;  // (target, path, endpoint) -> step
+  std::map<std::tuple<std::size_t, std::size_t, std::size_t>, Step> m_retest_wanted;  // (target, path, endpoint) -> step
   std::set<std::size_t> m_revisited;  // targets with a re-test or a sample, handed on again once it is in
   Scheduler m_throughput{1, 1};  // keyed by path name; its limits are set by schedule_throughput()
 };

@@ -21,17 +21,17 @@ namespace probe {
 
 using nlohmann::json;
 
-std::string_view to_string(Status status) {
-  switch (status) {
-  case Status::accessible: return "accessible";
-  case Status::blocked: return "blocked";
-  case Status::anomaly: return "anomaly";
-  case Status::down: return "down";
-  case Status::inconclusive: return "inconclusive";
-  case Status::restricted: return "restricted";
+namespace {
+
+json signature_names(const std::vector<Signature>& signatures) {
+  json out = json::array();
+  for (Signature signature : signatures) {
+    out.push_back(to_string(signature));
   }
-  return "inconclusive";
+  return out;
 }
+
+}  // namespace
 
 std::string new_run_id() {
   unsigned char bytes[16];
@@ -232,7 +232,7 @@ json verdict_json(const std::optional<Verdict>& verdict) {
       {"status", to_string(verdict->status)},
       {"method", optional_json(verdict->method)},
       {"methods", verdict->methods},
-      {"signatures", verdict->signatures},
+      {"signatures", signature_names(verdict->signatures)},
       {"detail", verdict->detail},
       {"evidence", verdict->evidence},
   };

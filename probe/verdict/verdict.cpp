@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "dns/bogon.hpp"
+#include "model/steps.hpp"
 #include "verdict/blockpages.hpp"
 
 namespace probe {
@@ -22,56 +23,7 @@ constexpr std::size_t k_max_direct_evidence = 6;  // the rest is kept for what c
 enum Layer : std::size_t { dns_layer, tcp_ip_layer, tls_layer, http_layer, layer_count };
 constexpr std::array<std::string_view, layer_count> k_layer_names{"dns", "tcp_ip", "tls", "http"};
 
-enum class Step { tcp, tls, http, stun };
-
-std::string_view step_name(Step step) {
-  switch (step) {
-    case Step::tcp:
-      return "tcp";
-    case Step::tls:
-      return "tls";
-    case Step::http:
-      return "http";
-    case Step::stun:
-      return "stun";
-  }
-  return "tcp";
-}
-
-// The steps a kind needs, in the order they run.
-std::vector<Step> steps_of(Kind kind) {
-  switch (kind) {
-    case Kind::dns:
-      return {};
-    case Kind::tcp:
-      return {Step::tcp};
-    case Kind::tls:
-      return {Step::tcp, Step::tls};
-    case Kind::http:
-      return {Step::tcp, Step::http};
-    case Kind::https:
-      return {Step::tcp, Step::tls, Step::http};
-    case Kind::stun:
-      return {Step::stun};
-  }
-  return {};
-}
-
 bool uses_tls(Kind kind) { return kind == Kind::tls || kind == Kind::https; }
-
-const StepTiming* step_of(const EndpointObservation& endpoint, Step step) {
-  switch (step) {
-    case Step::tcp:
-      return endpoint.tcp ? &*endpoint.tcp : nullptr;
-    case Step::tls:
-      return endpoint.tls ? &*endpoint.tls : nullptr;
-    case Step::http:
-      return endpoint.http ? &*endpoint.http : nullptr;
-    case Step::stun:
-      return endpoint.stun ? &*endpoint.stun : nullptr;
-  }
-  return nullptr;
-}
 
 bool has_failure(const std::optional<FailureInfo>& failure, Failure code) { return failure && failure->code == code; }
 
@@ -133,67 +85,15 @@ std::string lowercase(std::string_view text) {
   return out;
 }
 
-// What the first attempt of an endpoint's steps shows, with the re-test of the step that failed.
-enum class Outcome { works, failed, not_tested, incomplete };
-
-struct Attempt {
-  Outcome outcome = Outcome::incomplete;
-  Step step = Step::tcp;   // the step that failed
-  FailureInfo failure;     // its failure
-  bool flaky = false;      // the failed step passed its re-test: the endpoint counts as working
-  bool confirmed = false;  // the failed step failed its re-test too
-  std::optional<FailureInfo> retest_failure;
-};
-
-Attempt attempt(const EndpointObservation& endpoint, Kind kind) {
-  Attempt out;
-  if (endpoint.not_tested) {
-    out.outcome = Outcome::not_tested;
-    return out;
-  }
-  const std::vector<Step> steps = steps_of(kind);
-  if (steps.empty()) {
-    return out;
-  }
-  for (Step step : steps) {
-    const StepTiming* timing = step_of(endpoint, step);
-    if (timing == nullptr) {
-      return out;  // never reached, with no failure before it: says nothing
-    }
-    if (timing->failure) {
-      out.outcome = Outcome::failed;
-      out.step = step;
-      out.failure = *timing->failure;
-      if (endpoint.retest && endpoint.retest->step == step_name(step)) {
-        if (endpoint.retest->failure) {
-          out.confirmed = true;
-          out.retest_failure = endpoint.retest->failure;
-        } else {
-          out.outcome = Outcome::works;
-          out.flaky = true;
-        }
-      }
-      return out;
-    }
-  }
-  out.outcome = Outcome::works;
-  return out;
-}
-
 bool any_step_succeeded(const EndpointObservation& endpoint) {
-  for (Step step : {Step::tcp, Step::tls, Step::http, Step::stun}) {
-    const StepTiming* timing = step_of(endpoint, step);
-    if (timing != nullptr && !timing->failure) {
-      return true;
-    }
-  }
-  return false;
+  const std::vector<RecordedStep> steps = recorded_steps(endpoint);
+  return std::any_of(steps.begin(), steps.end(), [](const RecordedStep& step) { return !step.timing->failure; });
 }
 
 // "direct 10.0.0.1:443 tls connection_reset (re-test: connection_reset); decoy SNI ok"
 std::string failure_text(const std::string& path, const EndpointObservation& endpoint, const Attempt& attempted,
                          bool direct = true) {
-  std::string out = path + " " + address_port(endpoint) + " " + std::string(step_name(attempted.step)) + " " +
+  std::string out = path + " " + address_port(endpoint) + " " + std::string(to_string(attempted.step)) + " " +
                     attempted.failure.str();
   if (!direct) {
     // A control step is re-tested only where the target timed out everywhere.
@@ -361,12 +261,40 @@ struct Control {
   bool congested = false;
 };
 
-Verdict make(Status status, std::string detail, const Evidence& evidence) {
+Verdict make(Status status, std::string detail, const Evidence& evidence, std::vector<Signature> signatures = {}) {
   Verdict verdict;
   verdict.status = status;
   verdict.detail = std::move(detail);
   verdict.evidence = evidence.lines();
+  verdict.signatures = std::move(signatures);
   return verdict;
+}
+
+// What a layer of blocking showed: the prose for people and the signatures for analysts.
+struct Finding {
+  std::string detail;
+  std::vector<Signature> signatures;
+};
+
+// The signature of a step's failure at its layer: what a TCP connect or STUN request met, or how
+// a TLS handshake ended.
+Signature tcp_ip_signature(const FailureInfo& failure) {
+  switch (failure.code) {
+  case Failure::connection_refused: return Signature::refused;
+  case Failure::connection_reset: return Signature::reset;
+  case Failure::host_unreachable:
+  case Failure::network_unreachable: return Signature::unreachable;
+  default: return Signature::timeout;
+  }
+}
+
+Signature tls_signature(const FailureInfo& failure) {
+  switch (failure.code) {
+  case Failure::connection_reset: return Signature::tls_reset;
+  case Failure::eof_error: return Signature::tls_eof;
+  case Failure::generic_timeout_error: return Signature::tls_timeout;
+  default: return Signature::tls_failure;
+  }
 }
 
 class Judge {
@@ -402,7 +330,7 @@ public:
 
   Verdict run(bool interrupted) {
     if (interrupted || interrupted_anywhere()) {
-      return make(Status::inconclusive, "interrupted", m_evidence);
+      return make(Status::inconclusive, "interrupted", m_evidence, {Signature::interrupted});
     }
     if (std::optional<Verdict> accessible = direct_works()) {
       return *accessible;
@@ -463,7 +391,7 @@ private:
     }
     bool tested_failure = false;
     for (const EndpointObservation& endpoint : path.endpoints) {
-      const Attempt attempted = attempt(endpoint, m_kind);
+      const Attempt attempted = read_attempt(endpoint, m_kind);
       if (attempted.outcome == Outcome::works) {
         return ControlState::works;
       }
@@ -541,7 +469,7 @@ private:
     m_references = find_references();
     for (const Control& control : m_controls) {
       for (const EndpointObservation& endpoint : control.observations->endpoints) {
-        if (attempt(endpoint, m_kind).outcome != Outcome::works) {
+        if (read_attempt(endpoint, m_kind).outcome != Outcome::works) {
           continue;
         }
         if (m_kind == Kind::http && endpoint.http &&
@@ -617,7 +545,7 @@ private:
   const EndpointObservation* working_control_at(const std::string& address, std::string* path_name = nullptr) const {
     for (const Control& control : m_controls) {
       if (const EndpointObservation* endpoint = endpoint_at(*control.observations, address)) {
-        if (attempt(*endpoint, m_kind).outcome == Outcome::works) {
+        if (read_attempt(*endpoint, m_kind).outcome == Outcome::works) {
           if (path_name != nullptr) {
             *path_name = control.name;
           }
@@ -691,7 +619,7 @@ private:
       if (own.count(endpoint.address) == 0) {
         continue;
       }
-      const Attempt attempted = attempt(endpoint, m_kind);
+      const Attempt attempted = read_attempt(endpoint, m_kind);
       if (attempted.outcome != Outcome::works || content_problem(endpoint)) {
         continue;
       }
@@ -766,7 +694,7 @@ private:
                                evidence);
         verdict.method = method;
         verdict.methods = {method};
-        verdict.signatures.push_back("throttled");
+        verdict.signatures.push_back(Signature::throttled);
         return verdict;
       }
     }
@@ -835,7 +763,7 @@ private:
                                      std::to_string(endpoint.http->bytes_received.value_or(endpoint.http->bytes)) +
                                      " bytes, while control reads it",
                                  evidence);
-          verdict.signatures.push_back("stalled");
+          verdict.signatures.push_back(Signature::stalled);
           if (const auto method = stall_key(endpoint)) {
             verdict.method = *method;
             verdict.methods = {*method};
@@ -918,19 +846,19 @@ private:
     if (endpoint == nullptr) {
       return false;
     }
-    const Outcome outcome = attempt(*endpoint, m_kind).outcome;
+    const Outcome outcome = read_attempt(*endpoint, m_kind).outcome;
     return outcome == Outcome::failed;
   }
 
   // A direct endpoint whose steps fail, or (plain HTTP) whose response is not the site's.
   bool fails_or_differs(const EndpointObservation& endpoint) const {
-    const Outcome outcome = attempt(endpoint, m_kind).outcome;
+    const Outcome outcome = read_attempt(endpoint, m_kind).outcome;
     return outcome == Outcome::failed || (outcome == Outcome::works && content_problem(endpoint));
   }
 
   bool works_on_direct(const std::string& address) const {
     const EndpointObservation* endpoint = endpoint_at(direct(), address);
-    return endpoint != nullptr && attempt(*endpoint, m_kind).outcome == Outcome::works;
+    return endpoint != nullptr && read_attempt(*endpoint, m_kind).outcome == Outcome::works;
   }
 
   // The injection probe's query was answered (nothing serves DNS at its address, so something on
@@ -1015,16 +943,21 @@ private:
     const std::string prefix = none + "; direct shows ";
     if (const DnsQuery* query = bogon_query()) {
       m_evidence.direct(answer_text(m_direct_name, *query, "bogon"));
-      return make(Status::anomaly, prefix + "a special-purpose address in a DNS answer", m_evidence);
+      return make(Status::anomaly, prefix + "a special-purpose address in a DNS answer", m_evidence,
+                  {Signature::bogon});
     }
     if (const DnsQuery* query = injected_query()) {
       m_evidence.direct(answer_text(m_direct_name, *query, "injected"));
-      return make(Status::anomaly, prefix + "injected DNS answers", m_evidence);
+      return make(Status::anomaly, prefix + "injected DNS answers", m_evidence, {Signature::injected});
     }
     if (const EndpointObservation* endpoint = tls_cut()) {
-      m_evidence.direct(failure_text(m_direct_name, *endpoint, attempt(*endpoint, m_kind)));
+      m_evidence.direct(failure_text(m_direct_name, *endpoint, read_attempt(*endpoint, m_kind)));
       const std::string how = endpoint->tls->failure->code == Failure::eof_error ? "a TLS close" : "a TLS reset";
-      return make(Status::anomaly, prefix + how + " after the ClientHello", m_evidence);
+      std::vector<Signature> signatures{tls_signature(*endpoint->tls->failure)};
+      if (endpoint->decoy_tls && !endpoint->decoy_tls->failure) {
+        signatures.push_back(Signature::sni);
+      }
+      return make(Status::anomaly, prefix + how + " after the ClientHello", m_evidence, std::move(signatures));
     }
     if (m_kind == Kind::http) {
       for (const EndpointObservation& endpoint : direct().endpoints) {
@@ -1035,7 +968,7 @@ private:
             return make(Status::anomaly,
                         prefix + "a known blockpage (" + std::string(blockpage->name) + ", " +
                             std::string(blockpage->country) + ")",
-                        m_evidence);
+                        m_evidence, {Signature::blockpage});
           }
         }
       }
@@ -1077,7 +1010,7 @@ private:
       }
     }
     for (const EndpointObservation& endpoint : direct().endpoints) {
-      const Attempt attempted = attempt(endpoint, m_kind);
+      const Attempt attempted = read_attempt(endpoint, m_kind);
       if (attempted.outcome == Outcome::failed) {
         m_evidence.direct(failure_text(m_direct_name, endpoint, attempted));
       }
@@ -1100,7 +1033,7 @@ private:
         }
       }
       for (const EndpointObservation& endpoint : control.observations->endpoints) {
-        const Attempt attempted = attempt(endpoint, m_kind);
+        const Attempt attempted = read_attempt(endpoint, m_kind);
         if (attempted.outcome == Outcome::failed) {
           m_evidence.control(failure_text(control.name, endpoint, attempted, false));
         }
@@ -1116,7 +1049,7 @@ private:
                              "fails over every path, but only by timeouts on a congested path (" + paths +
                                  "): the link, not the target, may be what failed",
                              m_evidence);
-      verdict.signatures.push_back("congested");
+      verdict.signatures.push_back(Signature::congested);
       return verdict;
     }
     if (!resolves_anywhere && !ip_literal()) {
@@ -1146,7 +1079,7 @@ private:
       }
     }
     for (const EndpointObservation& endpoint : control.observations->endpoints) {
-      const Attempt attempted = attempt(endpoint, m_kind);
+      const Attempt attempted = read_attempt(endpoint, m_kind);
       if (attempted.outcome == Outcome::failed && telling(attempted.retest_failure.value_or(attempted.failure))) {
         return true;
       }
@@ -1157,7 +1090,7 @@ private:
   // Rule 5, the DNS layer: what the direct path's own resolution shows, while control resolves.
   // An answer that merely differs is not evidence (CDNs answer per path): only NXDOMAIN or no
   // answer, a special-purpose or injected answer, or addresses that do not serve the target.
-  std::optional<std::string> dns_evidence() {
+  std::optional<Finding> dns_evidence() {
     if (ip_literal()) {
       return std::nullopt;
     }
@@ -1182,11 +1115,12 @@ private:
     }
     if (const DnsQuery* query = bogon_query()) {
       m_evidence.direct(answer_text(m_direct_name, *query, "bogon"));
-      return "dns: the direct resolver answers a special-purpose address";
+      return Finding{"dns: the direct resolver answers a special-purpose address", {Signature::bogon}};
     }
     if (const DnsQuery* query = injected_query()) {
       m_evidence.direct(answer_text(m_direct_name, *query, "injected"));
-      return "dns: injected answers (a query to an address that runs no DNS server was answered)";
+      return Finding{"dns: injected answers (a query to an address that runs no DNS server was answered)",
+                     {Signature::injected}};
     }
     const std::vector<const DnsQuery*> queries = own_queries();
     if (own.empty()) {
@@ -1196,8 +1130,11 @@ private:
                              has_failure(query->failure, Failure::dns_no_answer) || query->rcode == "NXDOMAIN";
         if (no_name && control_types.count(query->type) > 0) {
           m_evidence.direct(answer_text(m_direct_name, *query));
-          return "dns: the direct resolver answers " + (query->failure ? query->failure->str() : *query->rcode) +
-                 " while control resolves";
+          const bool nxdomain =
+              has_failure(query->failure, Failure::dns_nxdomain_error) || query->rcode == "NXDOMAIN";
+          return Finding{"dns: the direct resolver answers " +
+                             (query->failure ? query->failure->str() : *query->rcode) + " while control resolves",
+                         {nxdomain ? Signature::nxdomain : Signature::no_answer}};
         }
       }
       return std::nullopt;
@@ -1221,7 +1158,8 @@ private:
           if (control.state == ControlState::works && theirs != nullptr && !theirs->not_tested) {
             const std::string why = uses_tls(m_kind) ? "no valid TLS there" : "fails over control too";
             m_evidence.direct(answer_text(m_direct_name, *query, why));
-            return "dns: the direct resolver answers addresses that do not serve the target (" + why + ")";
+            return Finding{"dns: the direct resolver answers addresses that do not serve the target (" + why + ")",
+                           {uses_tls(m_kind) ? Signature::answers_fail_tls : Signature::answers_fail}};
           }
         }
       }
@@ -1241,7 +1179,7 @@ private:
           std::string control_name;
           const EndpointObservation* theirs =
               ours != nullptr ? working_control_at(answer.value, &control_name) : nullptr;
-          if (theirs != nullptr && attempt(*ours, m_kind).outcome == Outcome::works) {
+          if (theirs != nullptr && read_attempt(*ours, m_kind).outcome == Outcome::works) {
             m_evidence.direct(success_text(m_direct_name, *ours, m_kind) + " (control's address)");
             m_evidence.control(success_text(control_name, *theirs, m_kind));
             return;
@@ -1256,7 +1194,7 @@ private:
     if (direct_offline()) {
       return make(Status::inconclusive, "the vantage point seems offline: nothing resolves over direct", m_evidence);
     }
-    std::array<std::optional<std::string>, layer_count> layers;
+    std::array<std::optional<Finding>, layer_count> layers;
     bool unconfirmed = false;
     bool residual = false;
     layers[dns_layer] = dns_evidence();
@@ -1270,17 +1208,19 @@ private:
       if (!good(endpoint.address) || reference == nullptr) {
         continue;  // compared only at addresses that serve the target where a healthy control used them
       }
-      const Attempt attempted = attempt(endpoint, m_kind);
+      const Attempt attempted = read_attempt(endpoint, m_kind);
       if (attempted.outcome == Outcome::works) {
         if (const auto root = mitm_root(endpoint)) {
           m_evidence.direct(m_direct_name + " " + address_port(endpoint) + " tls root " + *endpoint.tls->root);
           m_evidence.control(control_name + " " + address_port(endpoint) + " tls root " + *root);
-          set(layers[tls_layer], "tls: mitm: the chain validates under another root on direct (" + *endpoint.tls->root +
-                                     ") than over control (" + *root + ")");
+          set(layers[tls_layer], {"tls: mitm: the chain validates under another root on direct (" +
+                                      *endpoint.tls->root + ") than over control (" + *root + ")",
+                                  {Signature::mitm}});
         } else if (const auto problem = content_problem(endpoint)) {
           m_evidence.direct(success_text(m_direct_name, endpoint, m_kind) + " (" + *problem + ")");
           m_evidence.control(success_text(control_name, *reference, m_kind));
-          set(layers[http_layer], "http: " + *problem);
+          const bool blockpage = find_blockpage(*endpoint.http).has_value();
+          set(layers[http_layer], {"http: " + *problem, {blockpage ? Signature::blockpage : Signature::http_differs}});
         }
         continue;
       }
@@ -1309,15 +1249,17 @@ private:
     for (std::size_t layer = 0; layer < layer_count; ++layer) {
       if (layers[layer]) {
         verdict.methods.emplace_back(k_layer_names[layer]);
-        detail += (detail.empty() ? "" : "; ") + *layers[layer];
+        detail += (detail.empty() ? "" : "; ") + layers[layer]->detail;
+        verdict.signatures.insert(verdict.signatures.end(), layers[layer]->signatures.begin(),
+                                  layers[layer]->signatures.end());
       }
+    }
+    if (residual) {
+      verdict.signatures.push_back(Signature::residual);
     }
     if (!verdict.methods.empty()) {
       verdict.status = Status::blocked;
       verdict.method = verdict.methods.front();
-      if (layers[http_layer] && layers[http_layer]->starts_with("http: stalled:")) {
-        verdict.signatures.push_back("stalled");
-      }
       verdict.detail = detail;
       verdict.evidence = m_evidence.lines();
       return verdict;
@@ -1330,7 +1272,7 @@ private:
       return make(
           Status::inconclusive,
           "residual blocking after an earlier trigger: TCP fails where a TLS handshake was cut earlier in the run",
-          m_evidence);
+          m_evidence, {Signature::residual});
     }
     add_direct_failures();
     if (const DnsQuery* query = m_kind == Kind::dns ? answered_injection() : nullptr) {
@@ -1358,9 +1300,9 @@ private:
     return "direct fails while a healthy control works, but not where both paths could test the same address";
   }
 
-  static void set(std::optional<std::string>& layer, std::string detail) {
+  static void set(std::optional<Finding>& layer, Finding finding) {
     if (!layer) {
-      layer = std::move(detail);
+      layer = std::move(finding);
     }
   }
 
@@ -1384,32 +1326,37 @@ private:
            !endpoint.http->status && stalled(*endpoint.http, endpoint.http->idle_ms);
   }
 
-  std::string describe(Layer layer, const EndpointObservation& endpoint, const Attempt& attempted) const {
+  Finding describe(Layer layer, const EndpointObservation& endpoint, const Attempt& attempted) const {
     const std::string failure = attempted.failure.str();
     switch (layer) {
       case tcp_ip_layer:
-        return "tcp_ip: connecting to addresses that work over control fails (" + failure + ")";
+        return {"tcp_ip: connecting to addresses that work over control fails (" + failure + ")",
+                {tcp_ip_signature(attempted.failure)}};
       case tls_layer:
         if (is_certificate_failure(attempted.failure)) {
-          return "tls: the certificate fails validation only on direct (" + failure + ")";
+          return {"tls: the certificate fails validation only on direct (" + failure + ")", {Signature::cert_invalid}};
         }
         if (endpoint.decoy_tls && !endpoint.decoy_tls->failure) {
-          return "tls: the handshake fails after TCP worked (" + failure + ") while a decoy name passes: sni filtering";
+          return {"tls: the handshake fails after TCP worked (" + failure + ") while a decoy name passes: sni filtering",
+                  {tls_signature(attempted.failure), Signature::sni}};
         }
-        return "tls: the handshake fails after TCP worked (" + failure + ")" +
-               (endpoint.decoy_tls ? ", and so does a decoy name" : "");
+        return {"tls: the handshake fails after TCP worked (" + failure + ")" +
+                    (endpoint.decoy_tls ? ", and so does a decoy name" : ""),
+                {tls_signature(attempted.failure)}};
       case http_layer:
         if (stalled_before_head(endpoint)) {
-          return "http: stalled: the response head never comes after " +
-                 std::to_string(endpoint.http->bytes_received.value_or(0)) +
-                 " bytes on the wire, the connection silent, while control gets a response";
+          return {"http: stalled: the response head never comes after " +
+                      std::to_string(endpoint.http->bytes_received.value_or(0)) +
+                      " bytes on the wire, the connection silent, while control gets a response",
+                  {Signature::stalled}};
         }
-        return "http: the request fails after the connection was made (" + failure + ") while control gets a response";
+        return {"http: the request fails after the connection was made (" + failure + ") while control gets a response",
+                {Signature::http_failure}};
       case dns_layer:
       case layer_count:
         break;
     }
-    return failure;
+    return {failure, {}};
   }
 
   const TargetResult& m_result;

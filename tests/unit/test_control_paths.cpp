@@ -484,7 +484,7 @@ TEST_CASE("a body throttled on direct only makes a suspect, sampled on every pat
   const Verdict verdict = judge(measured.results[3], paths);
   CHECK(to_string(verdict.status) == "restricted");
   CHECK(verdict.method == std::optional<std::string>("tcp_ip"));
-  CHECK(verdict.signatures == std::vector<std::string>{"throttled"});
+  CHECK(verdict.signatures == std::vector<Signature>{Signature::throttled});
   const std::string written = target_result_json(measured.results[3]).dump();
   CHECK(written.find("\"throughput\"") != std::string::npos);
 

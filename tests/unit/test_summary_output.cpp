@@ -111,6 +111,7 @@ Report small_report() {
   chat.paths["control"].endpoints = {endpoint("198.51.100.7", 443, "tls")};
   chat.verdict = verdict(Status::blocked, "tls", "sni",
                          {"direct: TLS reset after the ClientHello; decoy SNI passed", "control: handshake ok"});
+  chat.verdict->signatures = {Signature::tls_reset, Signature::sni};
 
   TargetResult storage;  // works everywhere
   storage.target = make_target("signal", "storage.signal.org", Kind::https);
@@ -140,12 +141,14 @@ Report small_report() {
   edge.paths["direct"].queries = {failed_query("A", Failure::dns_bogon_error)};
   edge.paths["control"] = PathObservations{};
   edge.verdict = verdict(Status::anomaly, "dns", "bogon");
+  edge.verdict->signatures = {Signature::bogon};
 
   TargetResult web;  // interrupted
   web.target = make_target("facebook", "www.facebook.com", Kind::https);
   web.paths["direct"].queries = {answer("A", "198.51.100.11")};
   web.paths["direct"].endpoints = {endpoint("198.51.100.11", 443, "http", Failure::interrupted)};
   web.verdict = verdict(Status::inconclusive, std::nullopt, "interrupted");
+  web.verdict->signatures = {Signature::interrupted};
 
   TargetResult local;  // not judged, nothing measured
   local.target = make_target("adhoc", "127.0.0.1", Kind::tcp, 9);
@@ -267,7 +270,7 @@ TEST_CASE("the summary names a verdict's signatures after its status", "[output]
   REQUIRE(api != report.results.end());
   api->verdict = verdict(Status::inconclusive, std::nullopt,
                          "fails over every path, but only by timeouts on a congested path (direct, control)");
-  api->verdict->signatures = {"congested"};
+  api->verdict->signatures = {Signature::congested};
   const std::string rendered = render(report, 200);
   CHECK(rendered.find("  https://api.twitter.com/  tcp generic_timeout_error  tcp generic_timeout_error  "
                       "inconclusive congested\n") != std::string::npos);
@@ -275,10 +278,10 @@ TEST_CASE("the summary names a verdict's signatures after its status", "[output]
 
   // A qualifier that only repeats the method gives way to the signatures.
   api->verdict = verdict(Status::blocked, "http", "http: stalled: the response head never comes after 900 bytes");
-  api->verdict->signatures = {"stalled"};
+  api->verdict->signatures = {Signature::stalled};
   CHECK(render(report, 200).find("tcp generic_timeout_error  blocked http/stalled\n") != std::string::npos);
   api->verdict = verdict(Status::restricted, std::nullopt, "stalled: the response head comes on direct, then ...");
-  api->verdict->signatures = {"stalled"};
+  api->verdict->signatures = {Signature::stalled};
   const std::string restricted = render(report, 200);
   CHECK(restricted.find("tcp generic_timeout_error  restricted stalled\n") != std::string::npos);
   CHECK(restricted.find("twitter: blocked (dns) on 1 of 2 targets; 1 restricted\n") != std::string::npos);
@@ -286,11 +289,11 @@ TEST_CASE("the summary names a verdict's signatures after its status", "[output]
   api->verdict = verdict(Status::restricted, "tls",
                          "throttled: direct reads the body at 29.3 KiB/s, control at 2929.7 KiB/s; the throttle keys "
                          "on the name (tls)");
-  api->verdict->signatures = {"throttled"};
+  api->verdict->signatures = {Signature::throttled};
   CHECK(render(report, 200).find("tcp generic_timeout_error  restricted tls/throttled\n") != std::string::npos);
   api->verdict->method = "tcp_ip";
   api->verdict->detail = "stalled: the response head comes on direct, then ...; the decoy name's body stalls too";
-  api->verdict->signatures = {"stalled"};
+  api->verdict->signatures = {Signature::stalled};
   CHECK(render(report, 200).find("tcp generic_timeout_error  restricted tcp_ip/stalled\n") != std::string::npos);
 }
 
@@ -344,6 +347,7 @@ TEST_CASE("summary lines count targets, name methods and the SNI detail", "[outp
     TargetResult result;
     result.target = make_target("signal", "host" + std::to_string(k) + ".signal.org", Kind::tls, 443);
     result.verdict = verdict(Status::blocked, "tls", "sni");
+    result.verdict->signatures = {Signature::tls_reset, Signature::sni};
     report.results.push_back(result);
   }
   for (int k = 0; k < 9; ++k) {
@@ -361,6 +365,7 @@ TEST_CASE("summary lines count targets, name methods and the SNI detail", "[outp
     } else if (k < 5) {
       result.verdict = verdict(Status::blocked, "tcp_ip", "residual");
       result.verdict->methods = {"tcp_ip"};
+      result.verdict->signatures = {Signature::timeout, Signature::residual};
     } else {
       result.verdict = verdict(Status::accessible);
     }
@@ -519,6 +524,7 @@ TEST_CASE("the verdict's evidence, indented under its target", "[output]") {
   TargetResult page;
   page.target = make_target("x", "x.example", Kind::http);
   page.verdict = verdict(Status::blocked, "http", "blockpage", {"title \"Zugriff verw\xC3\xA4hrt\x1B[2J\xC2\x9B\"\n"});
+  page.verdict->signatures = {Signature::blockpage};
   CHECK(render_verdict_evidence(page) ==
         "  http://x.example/: blocked http/blockpage\n"
         "    title \"Zugriff verw\xC3\xA4hrt?[2J?\"?\n");

@@ -280,6 +280,18 @@ Obs& control_works(Obs& obs, const std::string& path = "control") {
 Obs https_target() { return Obs(Kind::https); }
 
 // One row of the table: the observations, the paths, and what the verdict must say.
+}  // namespace
+
+namespace {
+
+std::vector<std::string> names(const std::vector<Signature>& signatures) {
+  std::vector<std::string> out;
+  for (Signature signature : signatures) {
+    out.emplace_back(to_string(signature));
+  }
+  return out;
+}
+
 struct Case {
   Case(std::string case_name, const Obs& obs, std::vector<PathStatus> case_paths, Status expected_status,
        std::optional<std::string> expected_method, std::string detail_part)
@@ -310,8 +322,8 @@ struct Case {
     run_interrupted = true;
     return *this;
   }
-  Case& signature(std::string word) {
-    signatures.push_back(std::move(word));
+  Case& signature(Signature word) {
+    signatures.push_back(word);
     return *this;
   }
 
@@ -326,7 +338,7 @@ struct Case {
   std::string detail_without;              // a substring the detail must not contain
   std::string evidence_without;            // a substring no evidence line may contain
   bool run_interrupted = false;
-  std::vector<std::string> signatures;     // exactly these (none for most)
+  std::vector<Signature> signatures;       // exactly these, in this order
 };
 
 // Rule 1: interrupted.
@@ -342,7 +354,8 @@ std::vector<Case> interrupted_cases() {
     control_works(obs);
     add(Case("an interrupted run is inconclusive even where direct looks blocked", obs, k_healthy, Status::inconclusive,
              std::nullopt, "interrupted")
-            .interrupted());
+            .interrupted()
+            .signature(Signature::interrupted));
   }
   {
     Obs obs = https_target();
@@ -355,13 +368,15 @@ std::vector<Case> interrupted_cases() {
     control_works(obs);
     add(Case("a re-test cut by the end of the run is inconclusive", obs, k_healthy, Status::inconclusive, std::nullopt,
              "interrupted")
-            .evidence("direct 10.77.12.3:443 interrupted"));
+            .evidence("direct 10.77.12.3:443 interrupted")
+            .signature(Signature::interrupted));
   }
   {
     Obs obs = https_target();
     obs.system("A", {k_good}).direct_ep(k_good).tcp_ok().tls_fail("interrupted");
     control_works(obs);
-    add(Case("an interrupted step is inconclusive", obs, k_healthy, Status::inconclusive, std::nullopt, "interrupted"));
+    add(Case("an interrupted step is inconclusive", obs, k_healthy, Status::inconclusive, std::nullopt, "interrupted")
+            .signature(Signature::interrupted));
   }
   {
     Obs obs = https_target();
@@ -371,7 +386,8 @@ std::vector<Case> interrupted_cases() {
         .retest("tcp", "generic_timeout_error");
     obs.query_fail("control", k_control_dns, "A", "interrupted").control_ep(k_good).works();
     add(Case("an interrupted control query is inconclusive", obs, k_healthy, Status::inconclusive, std::nullopt,
-             "interrupted"));
+             "interrupted")
+            .signature(Signature::interrupted));
   }
   return out;
 }
@@ -506,7 +522,9 @@ std::vector<Case> no_control_cases() {
         .retest("tls", "connection_reset");
     add(Case("a TLS reset with no healthy control is an anomaly", obs, k_unhealthy, Status::anomaly, std::nullopt,
              "TLS reset after the ClientHello")
-            .evidence("direct 10.77.12.3:443 tls connection_reset (re-test: connection_reset); decoy SNI ok"));
+            .evidence("direct 10.77.12.3:443 tls connection_reset (re-test: connection_reset); decoy SNI ok")
+            .signature(Signature::tls_reset)
+            .signature(Signature::sni));
   }
   {
     Obs obs = https_target();
@@ -546,7 +564,8 @@ std::vector<Case> no_control_cases() {
     obs.system("A", {"10.10.34.34"}).bogon().direct_ep("10.10.34.34").not_tested("special-purpose address");
     add(Case("a bogon answer with no control is an anomaly", obs, k_direct_only, Status::anomaly, std::nullopt,
              "special-purpose address")
-            .evidence("-> 10.10.34.34 dns_bogon_error (bogon)"));
+            .evidence("-> 10.10.34.34 dns_bogon_error (bogon)")
+            .signature(Signature::bogon));
   }
   {
     Obs obs(Kind::dns, "localhost.example.org");
@@ -564,7 +583,8 @@ std::vector<Case> no_control_cases() {
     obs.direct_ep(k_bogus).tcp_ok().tls_fail("ssl_invalid_hostname").retest("tls", "ssl_invalid_hostname");
     add(Case("an answered injection probe with no control is an anomaly", obs, k_direct_only, Status::anomaly,
              std::nullopt, "injected DNS answers")
-            .evidence("injection:10.77.250.1:53 A -> 10.77.5.80 (injected)"));
+            .evidence("injection:10.77.250.1:53 A -> 10.77.5.80 (injected)")
+            .signature(Signature::injected));
   }
   {
     Obs obs = https_target();
@@ -587,14 +607,16 @@ std::vector<Case> no_control_cases() {
     Obs obs(Kind::http, "news.example.org");
     obs.system("A", {k_good}).direct_ep(k_good).tcp_ok().http(200, "Telekomünikasyon İletişim Başkanlığı", 900);
     add(Case("a known blockpage with no control is an anomaly", obs, k_direct_only, Status::anomaly, std::nullopt,
-             "ooni.tr_0"));
+             "ooni.tr_0")
+            .signature(Signature::blockpage));
   }
   {
     Obs obs = https_target();
     obs.system("A", {k_good}).direct_ep(k_good).tcp_ok().tls_fail("connection_reset").retest("tls", "connection_reset");
     obs.query_fail("control", k_control_dns, "A", "proxy_error").control_ep(k_good).tcp_fail("proxy_error");
     add(Case("a healthy control with only proxy_error says nothing: anomaly, not blocked", obs, k_healthy,
-             Status::anomaly, std::nullopt, "no healthy control path"));
+             Status::anomaly, std::nullopt, "no healthy control path")
+            .signature(Signature::tls_reset));
   }
   {
     Obs obs = https_target();
@@ -611,7 +633,8 @@ std::vector<Case> no_control_cases() {
     obs.system("A", {"127.0.0.1"}).bogon().direct_ep("127.0.0.1").not_tested("special-purpose address");
     obs.control_query("A", {k_good}).control_ep(k_good).not_tested("UDP is not carried over a proxy path");
     add(Case("STUN over a healthy proxy: the control could not test it, which the detail says", obs, k_healthy,
-             Status::anomaly, std::nullopt, "no healthy control path could test this target; direct shows a special"));
+             Status::anomaly, std::nullopt, "no healthy control path could test this target; direct shows a special")
+            .signature(Signature::bogon));
   }
   {
     Obs obs(Kind::stun, "stun.example.org");
@@ -693,7 +716,7 @@ std::vector<Case> down_cases() {
     add(Case("timeouts everywhere on congested paths are inconclusive with signature congested, not down", obs,
              {congested_direct, congested_control}, Status::inconclusive, std::nullopt,
              "only by timeouts on a congested path (direct, control)")
-            .signature("congested")
+            .signature(Signature::congested)
             .evidence("control 10.77.12.3:443 tls generic_timeout_error (re-test: generic_timeout_error)"));
   }
   {
@@ -736,7 +759,8 @@ std::vector<Case> down_cases() {
         .tls_fail("generic_timeout_error")
         .retest("tls");
     add(Case("a control re-test that gets through makes control work: direct's confirmed timeout is blocking",
-             obs, {congested_direct, congested_control}, Status::blocked, "tls", "the handshake fails"));
+             obs, {congested_direct, congested_control}, Status::blocked, "tls", "the handshake fails")
+            .signature(Signature::tls_timeout));
   }
   return out;
 }
@@ -758,7 +782,8 @@ std::vector<Case> blocked_cases() {
     add(Case("bogus DNS while control's addresses work from direct is blocked dns", obs, k_healthy, Status::blocked,
              "dns", "do not serve the target")
             .evidence("direct system:10.77.1.1:53 A -> 10.77.5.80 (no valid TLS there)")
-            .methods(std::vector<std::string>{"dns"}));
+            .methods(std::vector<std::string>{"dns"})
+            .signature(Signature::answers_fail_tls));
   }
   {
     Obs obs = https_target();
@@ -772,7 +797,8 @@ std::vector<Case> blocked_cases() {
     add(Case("addresses that lead nowhere (the Great Firewall's way) are blocked dns", obs, k_healthy, Status::blocked,
              "dns", "dns:")
             .evidence("control 10.77.12.3:443 https 200")
-            .methods(std::vector<std::string>{"dns"}));
+            .methods(std::vector<std::string>{"dns"})
+            .signature(Signature::answers_fail_tls));
   }
   {
     Obs obs = https_target();
@@ -781,7 +807,8 @@ std::vector<Case> blocked_cases() {
     add(Case("NXDOMAIN on direct while control resolves is blocked dns", obs, k_healthy, Status::blocked, "dns",
              "dns_nxdomain_error")
             .evidence("direct system:10.77.1.1:53 A dns_nxdomain_error")
-            .methods(std::vector<std::string>{"dns"}));
+            .methods(std::vector<std::string>{"dns"})
+            .signature(Signature::nxdomain));
   }
   {
     Obs obs = https_target();
@@ -796,7 +823,8 @@ std::vector<Case> blocked_cases() {
     add(Case("injected answers with a healthy control are blocked dns", obs, k_healthy, Status::blocked, "dns",
              "injected")
             .evidence("(injected)")
-            .methods(std::vector<std::string>{"dns"}));
+            .methods(std::vector<std::string>{"dns"})
+            .signature(Signature::injected));
   }
   {
     Obs obs = https_target();
@@ -809,7 +837,9 @@ std::vector<Case> blocked_cases() {
     control_works(obs);
     add(Case("a TLS reset with the decoy passing is blocked tls (sni)", obs, k_healthy, Status::blocked, "tls", "sni")
             .evidence("direct 10.77.12.3:443 tls connection_reset (re-test: connection_reset); decoy SNI ok")
-            .methods(std::vector<std::string>{"tls"}));
+            .methods(std::vector<std::string>{"tls"})
+            .signature(Signature::tls_reset)
+            .signature(Signature::sni));
   }
   {
     Obs obs = https_target();
@@ -824,7 +854,8 @@ std::vector<Case> blocked_cases() {
              "connection_reset")
             .evidence("decoy SNI connection_reset")
             .methods(std::vector<std::string>{"tls"})
-            .detail_lacks("sni"));
+            .detail_lacks("sni")
+            .signature(Signature::tls_reset));
   }
   {
     Obs obs = https_target();
@@ -836,7 +867,9 @@ std::vector<Case> blocked_cases() {
         .retest("tls", "generic_timeout_error");
     control_works(obs);
     add(Case("a dropped ClientHello is blocked tls", obs, k_healthy, Status::blocked, "tls", "generic_timeout_error")
-            .methods(std::vector<std::string>{"tls"}));
+            .methods(std::vector<std::string>{"tls"})
+            .signature(Signature::tls_timeout)
+            .signature(Signature::sni));
   }
   {
     Obs obs = https_target();
@@ -849,7 +882,8 @@ std::vector<Case> blocked_cases() {
     add(Case("a certificate that fails only on direct is blocked tls", obs, k_healthy, Status::blocked, "tls",
              "certificate fails validation only on direct")
             .methods(std::vector<std::string>{"tls"})
-            .detail_lacks("mitm"));
+            .detail_lacks("mitm")
+            .signature(Signature::cert_invalid));
   }
   {
     Obs obs = https_target();
@@ -858,7 +892,8 @@ std::vector<Case> blocked_cases() {
     add(Case("a chain under another root than control's is blocked tls (mitm)", obs, k_healthy, Status::blocked, "tls",
              "mitm")
             .evidence("direct 10.77.12.3:443 tls root Corporate Inspection CA")
-            .methods(std::vector<std::string>{"tls"}));
+            .methods(std::vector<std::string>{"tls"})
+            .signature(Signature::mitm));
   }
   {
     Obs obs = https_target();
@@ -869,7 +904,52 @@ std::vector<Case> blocked_cases() {
     control_works(obs);
     add(Case("an IP blackhole is blocked tcp_ip", obs, k_healthy, Status::blocked, "tcp_ip", "generic_timeout_error")
             .evidence("direct 10.77.12.3:443 tcp generic_timeout_error (re-test: generic_timeout_error)")
-            .methods(std::vector<std::string>{"tcp_ip"}));
+            .methods(std::vector<std::string>{"tcp_ip"})
+            .signature(Signature::timeout));
+  }
+  // Each way a connect or a handshake fails has its own signature, so analysts can select one.
+  for (const auto& [failure, signature] : std::vector<std::pair<std::string, Signature>>{
+           {"connection_reset", Signature::reset},
+           {"host_unreachable", Signature::unreachable},
+           {"network_unreachable", Signature::unreachable}}) {
+    Obs obs = https_target();
+    obs.system("A", {k_good}).direct_ep(k_good).tcp_fail(failure).retest("tcp", failure);
+    control_works(obs);
+    add(Case("a TCP " + failure + " is blocked tcp_ip, signature " + std::string(to_string(signature)), obs,
+             k_healthy, Status::blocked, "tcp_ip", failure)
+            .signature(signature));
+  }
+  for (const auto& [failure, signature] : std::vector<std::pair<std::string, Signature>>{
+           {"eof_error", Signature::tls_eof}, {"ssl_failed_handshake", Signature::tls_failure}}) {
+    Obs obs = https_target();
+    obs.system("A", {k_good})
+        .direct_ep(k_good)
+        .tcp_ok()
+        .tls_fail(failure)
+        .decoy_fail(failure)
+        .retest("tls", failure);
+    control_works(obs);
+    add(Case("a TLS " + failure + " is blocked tls, signature " + std::string(to_string(signature)), obs, k_healthy,
+             Status::blocked, "tls", failure)
+            .detail_lacks("sni")
+            .signature(signature));
+  }
+  {
+    Obs obs = https_target();
+    obs.query_fail("direct", k_system, "A", "dns_no_answer").direct_ep(k_good).works();
+    control_works(obs);
+    add(Case("no address on direct while control resolves is blocked dns, signature no_answer", obs, k_healthy,
+             Status::blocked, "dns", "dns_no_answer")
+            .methods(std::vector<std::string>{"dns"})
+            .signature(Signature::no_answer));
+  }
+  {
+    Obs obs = https_target();
+    obs.system("A", {k_good}).direct_ep(k_good).tcp_ok().tls_fail("eof_error").decoy_fail("eof_error").retest("tls",
+                                                                                                          "eof_error");
+    add(Case("a TLS close with no healthy control is an anomaly, signature tls_eof", obs, k_direct_only,
+             Status::anomaly, std::nullopt, "a TLS close after the ClientHello")
+            .signature(Signature::tls_eof));
   }
   {
     Obs obs = https_target();
@@ -880,7 +960,8 @@ std::vector<Case> blocked_cases() {
         .residual();
     control_works(obs);
     add(Case("residual TCP failures alone are never blocked tcp_ip", obs, k_healthy, Status::inconclusive, std::nullopt,
-             "residual blocking after an earlier trigger"));
+             "residual blocking after an earlier trigger")
+            .signature(Signature::residual));
   }
   {
     Obs obs = https_target();
@@ -895,7 +976,10 @@ std::vector<Case> blocked_cases() {
     add(Case("a residual failure next to a TLS reset is blocked tls only", obs, k_healthy, Status::blocked, "tls",
              "sni")
             .evidence("residual")
-            .methods(std::vector<std::string>{"tls"}));
+            .methods(std::vector<std::string>{"tls"})
+            .signature(Signature::tls_reset)
+            .signature(Signature::sni)
+            .signature(Signature::residual));
   }
   {
     Obs obs = https_target();
@@ -954,7 +1038,9 @@ std::vector<Case> blocked_cases() {
         .retest("tls", "generic_timeout_error");
     control_works(obs);
     add(Case("a re-test that fails another way confirms the failure", obs, k_healthy, Status::blocked, "tls", "sni")
-            .evidence("tls connection_reset (re-test: generic_timeout_error)"));
+            .evidence("tls connection_reset (re-test: generic_timeout_error)")
+            .signature(Signature::tls_reset)
+            .signature(Signature::sni));
   }
   {
     Obs obs = https_target();
@@ -967,7 +1053,8 @@ std::vector<Case> blocked_cases() {
     control_works(obs);
     add(Case("a request reset after TLS is blocked http", obs, k_healthy, Status::blocked, "http", "connection_reset")
             .evidence("http connection_reset")
-            .methods(std::vector<std::string>{"http"}));
+            .methods(std::vector<std::string>{"http"})
+            .signature(Signature::http_failure));
   }
   {
     Obs obs(Kind::http, "news.example.org");
@@ -976,7 +1063,8 @@ std::vector<Case> blocked_cases() {
     add(Case("an HTTP blockpage with 200 OK is blocked http", obs, k_healthy, Status::blocked, "http",
              "blockpage ooni.tr_0")
             .evidence("control 10.77.12.3:80 http 200")
-            .methods(std::vector<std::string>{"http"}));
+            .methods(std::vector<std::string>{"http"})
+            .signature(Signature::blockpage));
   }
   {
     Obs obs(Kind::http, "news.example.org");
@@ -987,7 +1075,8 @@ std::vector<Case> blocked_cases() {
         .header("Location", "http://internet-positif.org/?u=news");
     obs.control_query("A", {k_good}).control_ep(k_good).tcp_ok().http(200, "Example News Today", 5000);
     add(Case("a redirect to a known blockpage is blocked http", obs, k_healthy, Status::blocked, "http", "ooni.id_0")
-            .methods(std::vector<std::string>{"http"}));
+            .methods(std::vector<std::string>{"http"})
+            .signature(Signature::blockpage));
   }
   {
     Obs obs(Kind::http, "news.example.org");
@@ -995,7 +1084,8 @@ std::vector<Case> blocked_cases() {
     obs.control_query("A", {k_good}).control_ep(k_good).tcp_ok().http(200, "Example News Today", 5000);
     add(Case("a plain-HTTP response unlike control's is blocked http", obs, k_healthy, Status::blocked, "http",
              "differs from control")
-            .methods(std::vector<std::string>{"http"}));
+            .methods(std::vector<std::string>{"http"})
+            .signature(Signature::http_differs));
   }
   {
     Obs obs(Kind::http, "news.example.org");
@@ -1006,7 +1096,8 @@ std::vector<Case> blocked_cases() {
     add(Case("DNS pointing at an unknown blockpage server is blocked dns, not accessible", obs, k_healthy,
              Status::blocked, "dns", "do not serve the target")
             .evidence("direct system:10.77.1.1:53 A -> 10.77.5.80 (fails over control too)")
-            .methods({"dns"}));
+            .methods({"dns"})
+            .signature(Signature::answers_fail));
   }
   {
     Obs obs(Kind::http, "news.example.org");
@@ -1028,7 +1119,9 @@ std::vector<Case> blocked_cases() {
     obs.direct_ep(k_good).tcp_fail("generic_timeout_error").retest("tcp", "generic_timeout_error");
     control_works(obs);
     add(Case("DNS and IP blocking together name both layers", obs, k_healthy, Status::blocked, "dns", "tcp_ip")
-            .methods(std::vector<std::string>{"dns", "tcp_ip"}));
+            .methods(std::vector<std::string>{"dns", "tcp_ip"})
+            .signature(Signature::nxdomain)
+            .signature(Signature::timeout));
   }
   {
     Obs obs = https_target();
@@ -1041,7 +1134,9 @@ std::vector<Case> blocked_cases() {
     obs.control_ep(k_bogus).tcp_fail("generic_timeout_error");
     add(Case("bogus answers and control's addresses failing from direct are dns and tcp_ip", obs, k_healthy,
              Status::blocked, "dns", "dns:")
-            .methods(std::vector<std::string>{"dns", "tcp_ip"}));
+            .methods(std::vector<std::string>{"dns", "tcp_ip"})
+            .signature(Signature::answers_fail_tls)
+            .signature(Signature::timeout));
   }
   {
     Obs obs = https_target();
@@ -1057,7 +1152,9 @@ std::vector<Case> blocked_cases() {
              {k_direct, PathStatus{"control", true, true}, PathStatus{"control-2", true, true}}, Status::blocked, "tls",
              "sni")
             .evidence("control-2 10.77.12.3:443 https 200")
-            .methods(std::vector<std::string>{"tls"}));
+            .methods(std::vector<std::string>{"tls"})
+            .signature(Signature::tls_reset)
+            .signature(Signature::sni));
   }
   {
     Obs obs = https_target();
@@ -1073,7 +1170,9 @@ std::vector<Case> blocked_cases() {
              {k_direct, PathStatus{"control", true, true}, PathStatus{"control-2", true, true}}, Status::blocked, "tls",
              "sni")
             .evidence("control-2")
-            .methods(std::vector<std::string>{"tls"}));
+            .methods(std::vector<std::string>{"tls"})
+            .signature(Signature::tls_reset)
+            .signature(Signature::sni));
   }
   {
     Obs obs = https_target();
@@ -1084,7 +1183,8 @@ std::vector<Case> blocked_cases() {
     obs.control_query("AAAA", {k_v6}).control_ep(k_v6).works();
     add(Case("IPv6 not tested on direct is not compared", obs, k_healthy, Status::blocked, "tcp_ip", "tcp_ip")
             .methods(std::vector<std::string>{"tcp_ip"})
-            .evidence_lacks("[2001:db8:77::3]"));
+            .evidence_lacks("[2001:db8:77::3]")
+            .signature(Signature::timeout));
   }
   {
     Obs obs = https_target();
@@ -1099,7 +1199,8 @@ std::vector<Case> blocked_cases() {
     obs.control_ep(k_good).works();
     add(Case("an IP-literal host is judged on its one endpoint", obs, k_healthy, Status::blocked, "tcp_ip",
              "connection_refused")
-            .methods(std::vector<std::string>{"tcp_ip"}));
+            .methods(std::vector<std::string>{"tcp_ip"})
+            .signature(Signature::refused));
   }
   {
     Obs obs(Kind::stun, "stun.example.org");
@@ -1110,7 +1211,8 @@ std::vector<Case> blocked_cases() {
     obs.control_query("A", {k_good}).control_ep(k_good).stun_ok();
     add(Case("a STUN target blocked by address is tcp_ip", obs, k_healthy, Status::blocked, "tcp_ip",
              "generic_timeout_error")
-            .methods(std::vector<std::string>{"tcp_ip"}));
+            .methods(std::vector<std::string>{"tcp_ip"})
+            .signature(Signature::timeout));
   }
   {
     Obs obs(Kind::dns, "chat.example.org");
@@ -1134,7 +1236,8 @@ std::vector<Case> blocked_cases() {
     obs.control_query("A", {k_good});
     add(Case("a dns target with NXDOMAIN on direct only is blocked dns", obs, k_healthy, Status::blocked, "dns",
              "dns_nxdomain_error")
-            .methods(std::vector<std::string>{"dns"}));
+            .methods(std::vector<std::string>{"dns"})
+            .signature(Signature::nxdomain));
   }
   {
     Obs obs(Kind::dns, "chat.example.org");
@@ -1143,7 +1246,8 @@ std::vector<Case> blocked_cases() {
     add(Case("a dns target with a bogon on direct only is blocked dns", obs, k_healthy, Status::blocked, "dns",
              "special-purpose")
             .evidence("(bogon)")
-            .methods(std::vector<std::string>{"dns"}));
+            .methods(std::vector<std::string>{"dns"})
+            .signature(Signature::bogon));
   }
   {
     Obs obs = https_target();
@@ -1190,7 +1294,7 @@ std::vector<Case> blocked_cases() {
     add(Case("the head on direct, then a body that freezes while control's comes: restricted, stalled", obs, k_healthy,
              Status::restricted, std::nullopt, "stalled: the response head comes on direct, then the body freezes "
                                                "after 16384 bytes")
-            .signature("stalled")
+            .signature(Signature::stalled)
             .evidence("body stalled after 16384 bytes"));
   }
   {
@@ -1214,7 +1318,7 @@ std::vector<Case> blocked_cases() {
     control_works(obs);
     add(Case("no head on direct, the connection silent, while control gets a response: blocked http, stalled", obs,
              k_healthy, Status::blocked, "http", "stalled: the response head never comes after 16384 bytes")
-            .signature("stalled"));
+            .signature(Signature::stalled));
   }
   {
     Obs obs = https_target();
@@ -1222,7 +1326,8 @@ std::vector<Case> blocked_cases() {
     obs.body_stop("", 6000, 100).retest("http", "generic_timeout_error");
     control_works(obs);
     add(Case("no head on direct while bytes still trickled: blocked http, not stalled", obs, k_healthy,
-             Status::blocked, "http", "the request fails after the connection was made"));
+             Status::blocked, "http", "the request fails after the connection was made")
+            .signature(Signature::http_failure));
   }
   // Throttles: the throughput phase's body samples, direct's against control's.
   {
@@ -1233,7 +1338,7 @@ std::vector<Case> blocked_cases() {
              "tls, throttled",
              obs, k_healthy, Status::restricted, "tls", "throttled: direct reads the body at 29.3 KiB/s, control at "
                                                         "2929.7 KiB/s; the throttle keys on the name (tls)")
-            .signature("throttled")
+            .signature(Signature::throttled)
             .evidence("handshake 240 ms, decoy name's 3 ms"));
   }
   {
@@ -1242,7 +1347,7 @@ std::vector<Case> blocked_cases() {
     control_works(obs).sample(3000000);
     add(Case("a real handshake that times out in the phase while the decoy's is fast: the name (tls)", obs, k_healthy,
              Status::restricted, "tls", "keys on the name")
-            .signature("throttled"));
+            .signature(Signature::throttled));
   }
   {
     Obs obs = https_target();
@@ -1250,7 +1355,7 @@ std::vector<Case> blocked_cases() {
     control_works(obs).sample(3000000);
     add(Case("a slow body whose real and decoy handshakes take alike: the address (tcp_ip)", obs, k_healthy,
              Status::restricted, "tcp_ip", "keys on the address")
-            .signature("throttled"));
+            .signature(Signature::throttled));
   }
   {
     Obs obs = https_target();
@@ -1258,7 +1363,7 @@ std::vector<Case> blocked_cases() {
     control_works(obs).sample(3000000);
     add(Case("a real handshake 4x the decoy's but only 9 ms longer is jitter: the address (tcp_ip)", obs, k_healthy,
              Status::restricted, "tcp_ip", "keys on the address")
-            .signature("throttled"));
+            .signature(Signature::throttled));
   }
   {
     Obs obs = https_target();
@@ -1295,7 +1400,7 @@ std::vector<Case> blocked_cases() {
     control_works(obs).sample(3000000);
     add(Case("plain HTTP whose body under the decoy name comes fast: the name (http)", obs, k_healthy,
              Status::restricted, "http", "keys on the name (http)")
-            .signature("throttled")
+            .signature(Signature::throttled)
             .evidence("decoy name's body 65536 bytes"));
   }
   {
@@ -1304,7 +1409,7 @@ std::vector<Case> blocked_cases() {
     control_works(obs).sample(3000000);
     add(Case("plain HTTP whose body under the decoy name is as slow: the address (tcp_ip)", obs, k_healthy,
              Status::restricted, "tcp_ip", "keys on the address")
-            .signature("throttled"));
+            .signature(Signature::throttled));
   }
   {
     Obs obs(Kind::http);
@@ -1322,7 +1427,7 @@ std::vector<Case> blocked_cases() {
     control_works(obs).body_stop("complete");
     add(Case("a stall whose body under the decoy name stalls too keys on the address: restricted tcp_ip", obs,
              k_healthy, Status::restricted, "tcp_ip", "the decoy name's body stalls too")
-            .signature("stalled"));
+            .signature(Signature::stalled));
   }
   {
     Obs obs(Kind::http);
@@ -1331,7 +1436,7 @@ std::vector<Case> blocked_cases() {
     control_works(obs).body_stop("complete");
     add(Case("a stall whose body under the decoy name reads past it keys on the name: restricted http", obs,
              k_healthy, Status::restricted, "http", "the decoy name's body does not stall")
-            .signature("stalled"));
+            .signature(Signature::stalled));
   }
   {
     Obs obs(Kind::http);
@@ -1340,7 +1445,7 @@ std::vector<Case> blocked_cases() {
     control_works(obs).body_stop("complete");
     add(Case("a stall whose decoy body ends before the stall point says nothing of the key: restricted, no method",
              obs, k_healthy, Status::restricted, std::nullopt, "stalled: the response head comes")
-            .signature("stalled"));
+            .signature(Signature::stalled));
   }
   return out;
 }
@@ -1386,7 +1491,7 @@ TEST_CASE("verdicts follow DESIGN's rules and its traps", "[verdict]") {
       if (!c.evidence_without.empty()) {
         CHECK_FALSE(any_contains(verdict.evidence, c.evidence_without));
       }
-      CHECK(verdict.signatures == c.signatures);
+      CHECK(names(verdict.signatures) == names(c.signatures));
       CHECK(verdict.evidence.size() <= 8);
       if (verdict.status == Status::blocked) {
         // Checked before they are read: a wrong verdict fails its own row, never the whole table.
