@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "analyst/observations.hpp"
@@ -12,7 +13,8 @@ namespace {
 
 using nlohmann::json;
 
-constexpr const char* k_fields[] = {"status", "method", "failing_step", "dns_answers", "http_status", "http_title"};
+constexpr const char* k_fields[] = {"status",      "method",      "signatures", "failing_step",
+                                    "dns_answers", "http_status", "http_title"};
 
 json optional_json(const std::optional<std::string>& value) { return value ? json(*value) : json(); }
 
@@ -59,6 +61,23 @@ std::string verdict_cell(const json& fields) {
   return text;
 }
 
+// The verdict's signatures as a set (sorted, each once): a changed set is a change of what the
+// evidence showed, even where status and method stay.
+json verdict_signatures(const json& verdict) {
+  std::set<std::string> names;
+  if (verdict.is_object()) {
+    const auto signatures = verdict.find("signatures");
+    if (signatures != verdict.end() && signatures->is_array()) {
+      for (const json& signature : *signatures) {
+        if (signature.is_string()) {
+          names.insert(signature.get<std::string>());
+        }
+      }
+    }
+  }
+  return json(std::vector<std::string>(names.begin(), names.end()));
+}
+
 std::string pad(const std::string& text, std::size_t width) {
   return text.size() >= width ? text : text + std::string(width - text.size(), ' ');
 }
@@ -72,6 +91,7 @@ json compared_fields(const json& result) {
   const json& judged = verdict != result.end() && verdict->is_object() ? *verdict : none;
   fields["status"] = optional_json(optional_string(judged, "status"));
   fields["method"] = optional_json(optional_string(judged, "method"));
+  fields["signatures"] = verdict_signatures(judged);
   fields["failing_step"] = optional_json(failing_step(result, "direct"));
   fields["dns_answers"] = dns_answers(result, "direct");
   fields["http_status"] = http_statuses(result, "direct");

@@ -9,14 +9,14 @@
 #include "analyst/report_reader.hpp"
 
 // `probe diff OLD NEW`: what changed for each target between two reports. A target is matched by
-// its key (app, host, port, kind, url); the compared fields are the verdict's status and method,
-// and on the direct path the failing step, the DNS answers (A and AAAA values, as a set), and the
+// its key (app, host, port, kind, url); the compared fields are the verdict's status, method and
+// signatures (as a set), and on the direct path the failing step, the DNS answers (A and AAAA values, as a set), and the
 // HTTP statuses and page titles of its own addresses.
 namespace probe {
 
 // A compared field's value in one report: a string, null, or an array (answers, statuses, titles).
 struct FieldChange {
-  std::string field;  // status, method, failing_step, dns_answers, http_status, http_title
+  std::string field;  // status, method, signatures, failing_step, dns_answers, http_status, http_title
   nlohmann::json old_value;
   nlohmann::json new_value;
 };

@@ -14,8 +14,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Version of the index's own layout (PRAGMA user_version), not of the reports.
-constexpr int k_index_version = 1;
+// Version of the index's own layout (PRAGMA user_version), not of the reports. 2 added
+// results.signatures (the verdict's, comma-separated; "" for none): an index of version 1 gains the
+// column when next written, and its old rows read as having no signatures.
+constexpr int k_index_version = 2;
 
 // `files` lists every file indexed, reports or not (run_id NULL: a JSON file that is not a report),
 // by stem, so that a report later compressed to .json.gz still counts as indexed.
@@ -38,18 +40,57 @@ CREATE TABLE IF NOT EXISTS results (
   url TEXT,
   status TEXT,
   method TEXT,
-  report_file TEXT NOT NULL
+  report_file TEXT NOT NULL,
+  signatures TEXT
 );
 CREATE UNIQUE INDEX IF NOT EXISTS results_run_target
   ON results (run_id, app, host, ifnull(port, -1), kind, ifnull(url, ''));
 CREATE INDEX IF NOT EXISTS results_time ON results (started_at, run_id);
 )sql";
 
+int index_version(SqliteDb& db) {
+  SqliteStatement version(db, "PRAGMA user_version");
+  return version.step() ? static_cast<int>(version.integer(0).value_or(0)) : 0;
+}
+
 void open_schema(SqliteDb& db) {
   db.exec("PRAGMA journal_mode = WAL");
   db.exec("PRAGMA synchronous = NORMAL");
+  const int found = index_version(db);
+  if (found > k_index_version) {
+    throw UserError(exit_code::k_data_error, "the history index has layout version " + std::to_string(found) +
+                                                 ", newer than this probe's (" + std::to_string(k_index_version) +
+                                                 "): use a newer probe, or move the index away and run probe history rebuild");
+  }
   db.exec(k_schema);
+  if (found == 1) {
+    db.exec("ALTER TABLE results ADD COLUMN signatures TEXT");
+  }
   db.exec("PRAGMA user_version = " + std::to_string(k_index_version));
+}
+
+std::string joined(const std::vector<std::string>& names) {
+  std::string out;
+  for (const std::string& name : names) {
+    out += (out.empty() ? "" : ",") + name;
+  }
+  return out;
+}
+
+std::vector<std::string> split(const std::optional<std::string>& text) {
+  std::vector<std::string> out;
+  if (!text || text->empty()) {
+    return out;
+  }
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t comma = text->find(',', start);
+    out.push_back(text->substr(start, comma - start));
+    if (comma == std::string::npos) {
+      return out;
+    }
+    start = comma + 1;
+  }
 }
 
 class Writer {
@@ -57,7 +98,7 @@ public:
   explicit Writer(SqliteDb& db)
       : m_result(db,
                  "INSERT OR REPLACE INTO results (run_id, started_at, vantage_id, asn, cc, app, host, port, kind, url, "
-                 "status, method, report_file) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+                 "status, method, report_file, signatures) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
         m_file(db, "INSERT OR REPLACE INTO files (stem, file_name, run_id) VALUES (?, ?, ?)") {}
 
   std::size_t add(const std::vector<RunRow>& rows) {
@@ -75,6 +116,7 @@ public:
       m_result.bind(11, row.status);
       m_result.bind(12, row.method);
       m_result.bind(13, std::optional<std::string>(row.report_file));
+      m_result.bind(14, std::optional<std::string>(joined(row.signatures)));
       m_result.step();
       m_result.reset();
     }
@@ -174,9 +216,10 @@ bool history_up_to_date(const fs::path& folder) {
 
 std::vector<RunRow> read_history(const fs::path& index_file, const HistoryFilter& filter) {
   SqliteDb db(index_file, false);
-  std::string sql =
-      "SELECT run_id, started_at, vantage_id, asn, cc, app, host, port, kind, url, status, method, report_file "
-      "FROM results WHERE started_at >= ?";
+  // An index of version 1 (read, not written, here) has no signatures column.
+  std::string sql = std::string("SELECT run_id, started_at, vantage_id, asn, cc, app, host, port, kind, url, status, "
+                                "method, report_file, ") +
+                    (index_version(db) >= 2 ? "signatures" : "NULL") + " FROM results WHERE started_at >= ?";
   if (!filter.apps.empty()) {
     sql += " AND app IN (";
     for (std::size_t k = 0; k < filter.apps.size(); ++k) {
@@ -207,6 +250,7 @@ std::vector<RunRow> read_history(const fs::path& index_file, const HistoryFilter
     row.status = query.text(10);
     row.method = query.text(11);
     row.report_file = query.text(12).value_or("");
+    row.signatures = split(query.text(13));
     rows.push_back(std::move(row));
   }
   return rows;

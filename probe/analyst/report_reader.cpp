@@ -168,6 +168,14 @@ std::vector<RunRow> run_rows(const nlohmann::json& report, const std::string& fi
     if (verdict != result.end() && verdict->is_object()) {
       row.status = optional_string(*verdict, "status");
       row.method = optional_string(*verdict, "method");
+      const auto signatures = verdict->find("signatures");
+      if (signatures != verdict->end() && signatures->is_array()) {
+        for (const nlohmann::json& signature : *signatures) {
+          if (signature.is_string()) {
+            row.signatures.push_back(signature.get<std::string>());
+          }
+        }
+      }
     }
     row.report_file = file_name;
     rows.push_back(std::move(row));

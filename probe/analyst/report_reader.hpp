@@ -87,6 +87,9 @@ struct RunRow {
   TargetKey key;
   std::optional<std::string> status;  // null when the target was not judged
   std::optional<std::string> method;
+  // The verdict's signatures as the report names them (reports/README.md, "Signatures"); empty
+  // when it has none, was not judged, or predates them (history indexes of version 1).
+  std::vector<std::string> signatures;
   std::string report_file;
 };
 

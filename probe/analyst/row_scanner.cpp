@@ -128,6 +128,9 @@ private:
       } else if (name == "method") {
         rows.back().method = text;
       }
+    } else if (depth == 5 && m_stack[0].key == "results" && m_stack[1].array && m_stack[2].key == "verdict" &&
+               m_stack[3].key == "signatures" && m_stack[4].array && text && !rows.empty()) {
+      rows.back().signatures.push_back(*text);
     }
     (void)is_null;
     return true;

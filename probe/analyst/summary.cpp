@@ -14,7 +14,9 @@ namespace {
 
 using nlohmann::json;
 
-std::string group_of(const RunRow& row, const std::string& by) {
+// The groups a run of a target counts in: one, or with --by signature one per signature of its
+// verdict ("-" for a verdict with none).
+std::vector<std::string> groups_of(const RunRow& row, const std::string& by) {
   std::optional<std::string> value;
   if (by == "vantage") {
     value = row.vantage_id;
@@ -22,10 +24,12 @@ std::string group_of(const RunRow& row, const std::string& by) {
     value = row.cc;
   } else if (by == "asn") {
     value = row.asn;
+  } else if (by == "signature") {
+    return row.signatures.empty() ? std::vector<std::string>{"-"} : row.signatures;
   } else {
-    return "";
+    return {""};
   }
-  return value.value_or("-");
+  return {value.value_or("-")};
 }
 
 json optional_json(const std::optional<std::string>& value) { return value ? json(*value) : json(); }
@@ -54,6 +58,44 @@ std::string group_header(const std::string& by) { return by == "vantage" ? "vant
 
 }  // namespace
 
+namespace {
+
+// Counts one run of a target in its summary. Rows come in time order: the last one seen is the
+// latest.
+void count(TargetSummary& summary, const std::string& group, const RunRow& row) {
+  summary.group = group;
+  summary.key = row.key;
+  ++summary.runs;
+  const std::string status = row.status.value_or("");
+  if (status == "blocked") {
+    ++summary.blocked;
+    if (!summary.first_blocked) {
+      summary.first_blocked = row.started_at;
+    }
+    summary.last_blocked = row.started_at;
+  } else if (status == "accessible") {
+    ++summary.accessible;
+  } else if (status == "anomaly") {
+    ++summary.anomaly;
+  } else if (status == "restricted") {
+    ++summary.restricted;
+  } else if (status == "down") {
+    ++summary.down;
+  } else if (status == "inconclusive") {
+    ++summary.inconclusive;
+  } else {
+    ++summary.unjudged;
+  }
+  if (status == "blocked" || status == "accessible") {
+    summary.latest_judged = status;
+  }
+  summary.last_tested = row.started_at;
+  summary.current_status = row.status;
+  summary.current_method = row.method;
+}
+
+}  // namespace
+
 std::vector<TargetSummary> summarise(std::vector<RunRow> rows, const std::string& by) {
   // In time order, each run's rows together (the index gives them so: then there is nothing to sort).
   const auto by_run = [](const RunRow& a, const RunRow& b) {
@@ -63,48 +105,18 @@ std::vector<TargetSummary> summarise(std::vector<RunRow> rows, const std::string
     std::stable_sort(rows.begin(), rows.end(), by_run);
   }
   std::map<std::pair<std::string, TargetKey>, TargetSummary> summaries;
-  std::set<TargetKey> seen_in_run;  // a run read twice counts once
+  std::set<std::pair<std::string, TargetKey>> seen_in_run;  // a run read twice counts once
   const RunRow* run_start = nullptr;
   for (const RunRow& row : rows) {
     if (run_start == nullptr || run_start->run_id != row.run_id || run_start->started_at != row.started_at) {
       run_start = &row;
       seen_in_run.clear();
     }
-    if (!seen_in_run.insert(row.key).second) {
-      continue;
-    }
-    const std::string group = group_of(row, by);
-    TargetSummary& summary = summaries[{group, row.key}];
-    summary.group = group;
-    summary.key = row.key;
-    ++summary.runs;
-    const std::string status = row.status.value_or("");
-    if (status == "blocked") {
-      ++summary.blocked;
-      if (!summary.first_blocked) {
-        summary.first_blocked = row.started_at;
+    for (const std::string& group : groups_of(row, by)) {
+      if (seen_in_run.insert({group, row.key}).second) {
+        count(summaries[{group, row.key}], group, row);
       }
-      summary.last_blocked = row.started_at;
-    } else if (status == "accessible") {
-      ++summary.accessible;
-    } else if (status == "anomaly") {
-      ++summary.anomaly;
-    } else if (status == "restricted") {
-      ++summary.restricted;
-    } else if (status == "down") {
-      ++summary.down;
-    } else if (status == "inconclusive") {
-      ++summary.inconclusive;
-    } else {
-      ++summary.unjudged;
     }
-    if (status == "blocked" || status == "accessible") {
-      summary.latest_judged = status;
-    }
-    // Rows are in time order: the last one seen is the latest.
-    summary.last_tested = row.started_at;
-    summary.current_status = row.status;
-    summary.current_method = row.method;
   }
   std::vector<TargetSummary> out;
   for (auto& [key, summary] : summaries) {
@@ -115,6 +127,17 @@ std::vector<TargetSummary> summarise(std::vector<RunRow> rows, const std::string
     out.push_back(std::move(summary));
   }
   return out;
+}
+
+std::vector<RunRow> with_signature(std::vector<RunRow> rows, const std::string& signature) {
+  std::set<TargetKey> keys;
+  for (const RunRow& row : rows) {
+    if (std::find(row.signatures.begin(), row.signatures.end(), signature) != row.signatures.end()) {
+      keys.insert(row.key);
+    }
+  }
+  std::erase_if(rows, [&keys](const RunRow& row) { return !keys.contains(row.key); });
+  return rows;
 }
 
 std::string render_summary_table(const std::vector<TargetSummary>& summaries, const std::string& by) {

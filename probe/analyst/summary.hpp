@@ -36,9 +36,14 @@ struct TargetSummary {
   std::optional<std::string> latest_judged;  // "blocked" or "accessible": the latest run that was either
 };
 
-// `by` is "", "vantage", "cc" or "asn". A run counted twice (the same report given twice, or as
+// `by` is "", "vantage", "cc", "asn" or "signature" (a run counts once under each signature of its
+// verdict, under "-" when it has none). A run counted twice (the same report given twice, or as
 // .json and .json.gz) counts once. Sorted by group, then key.
 std::vector<TargetSummary> summarise(std::vector<RunRow> rows, const std::string& by);
+
+// The runs of the targets that carried `signature` in at least one of `rows` (every run of such a
+// target is kept, so its percentages stay those of all its runs).
+std::vector<RunRow> with_signature(std::vector<RunRow> rows, const std::string& signature);
 
 // A readable table with a header line.
 std::string render_summary_table(const std::vector<TargetSummary>& summaries, const std::string& by);

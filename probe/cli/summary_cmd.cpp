@@ -16,6 +16,7 @@
 #include "core/clock.hpp"
 #include "core/error.hpp"
 #include "core/exit_codes.hpp"
+#include "model/signature.hpp"
 #include "report/retention.hpp"
 
 namespace probe {
@@ -29,6 +30,7 @@ struct SummaryOptions {
   std::string since;
   std::vector<std::string> apps;
   std::string by;
+  std::string signature;
   std::string format = "table";
 };
 
@@ -109,6 +111,9 @@ int summary(const SummaryOptions& options) {
     std::vector<RunRow> read = rows_from_files(plain, filter);
     rows.insert(rows.end(), read.begin(), read.end());
   }
+  if (!options.signature.empty()) {
+    rows = with_signature(std::move(rows), options.signature);
+  }
   const std::vector<TargetSummary> summaries = summarise(std::move(rows), options.by);
   if (summaries.empty()) {
     spdlog::warn("no run since {} matches", *filter.since);
@@ -135,8 +140,17 @@ void add_summary_command(CLI::App& app, std::vector<Command>& commands) {
                           "used when it is up to date");
   summary_app->add_option("--since", options->since, "Runs started on or after this UTC date (default: 30 days ago)");
   summary_app->add_option("--app", options->apps, "Only this app's targets; repeatable");
-  summary_app->add_option("--by", options->by, "One line per target and vantage, country or ASN")
-      ->check(CLI::IsMember({"vantage", "cc", "asn"}));
+  summary_app->add_option("--by", options->by, "One line per target and vantage, country, ASN or verdict signature")
+      ->check(CLI::IsMember({"vantage", "cc", "asn", "signature"}));
+  std::vector<std::string> signatures;
+  for (Signature signature : k_all_signatures) {
+    signatures.emplace_back(to_string(signature));
+  }
+  summary_app
+      ->add_option("--signature", options->signature,
+                   "Only targets whose verdict carried this signature in a run of the window (all their runs "
+                   "counted), e.g. sni")
+      ->check(CLI::IsMember(signatures));
   summary_app->add_option("--format", options->format, "table (default), csv, or greatfire (JSON)")
       ->check(CLI::IsMember({"table", "csv", "greatfire"}));
   commands.push_back({summary_app, [options]() { return summary(*options); }});

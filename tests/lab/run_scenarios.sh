@@ -337,6 +337,16 @@ expect_sni_reset() {
     "signal's TLS targets blocked tls, the rest accessible"
   check '.results[] | select(.verdict.method == "tls") | select(.verdict.detail | test("sni") | not) |
       "\(.host): detail \(.verdict.detail)"' "verdicts: tls blocking says sni"
+  check '.results[] | select(.verdict.method == "tls") | select(.verdict.signatures != ["tls_reset", "sni"]) |
+      "\(.host): signatures \(.verdict.signatures)"' "verdicts: tls blocking has the signatures tls_reset and sni"
+  # The run's table names the kind of blocking from the signatures, as README promises.
+  local log="$tmp/probe-$sc-$CTL.log" rows
+  rows=$(grep -c ' blocked tls' "$log" || true)
+  if [[ $rows -gt 0 && $(grep -c ' blocked tls/sni$' "$log" || true) == "$rows" ]]; then
+    ok "the table says blocked tls/sni ($rows targets)"
+  else
+    fail "the table does not say blocked tls/sni on every tls-blocked row"; grep ' blocked ' "$log" | sed 's/^/      /'
+  fi
 }
 
 # Every resolver of the direct path lies: the censor DNATs port 53 to its resolver.
