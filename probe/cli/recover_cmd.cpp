@@ -8,7 +8,7 @@
 #include "cli/commands.hpp"
 #include "core/error.hpp"
 #include "core/exit_codes.hpp"
-#include "report/atomic_file.hpp"
+#include "core/atomic_file.hpp"
 #include "report/partial_log.hpp"
 
 namespace probe {

@@ -27,7 +27,7 @@
 #include "path/egress.hpp"
 #include "path/path.hpp"
 #include "targets/host.hpp"
-#include "report/atomic_file.hpp"
+#include "core/atomic_file.hpp"
 #include "report/output_lock.hpp"
 #include "report/partial_log.hpp"
 #include "report/retention.hpp"

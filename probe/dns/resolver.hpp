@@ -10,7 +10,7 @@
 
 #include "dns/bogon.hpp"
 #include "net/event_loop.hpp"
-#include "report/report.hpp"
+#include "model/observations.hpp"
 
 namespace probe {
 

@@ -11,7 +11,7 @@
 #include "dns/resolver.hpp"
 #include "net/event_loop.hpp"
 #include "path/path.hpp"
-#include "report/report.hpp"
+#include "model/observations.hpp"
 
 namespace probe {
 

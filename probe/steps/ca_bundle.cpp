@@ -16,7 +16,7 @@
 
 #include "core/error.hpp"
 #include "core/exit_codes.hpp"
-#include "report/atomic_file.hpp"
+#include "core/atomic_file.hpp"
 
 namespace probe {
 

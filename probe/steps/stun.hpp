@@ -6,7 +6,7 @@
 #include <string>
 
 #include "net/event_loop.hpp"
-#include "report/report.hpp"
+#include "model/observations.hpp"
 
 namespace probe {
 

@@ -6,7 +6,7 @@
 
 #include "net/event_loop.hpp"
 #include "net/stream_connect.hpp"
-#include "report/report.hpp"
+#include "model/observations.hpp"
 
 namespace probe {
 

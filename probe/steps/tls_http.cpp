@@ -408,7 +408,9 @@ void start_transfer(CurlMulti& multi, const TransferRequest& request, MonoTime r
   const std::string url = scheme + "://" + url_host + ":" + std::to_string(request.port) + (web ? request.path : "/");
   const std::string address = request.address.find(':') != std::string::npos ? "[" + request.address + "]"
                                                                                : request.address;
-  // CONNECT_TO pins the connection to this address; RESOLVE would not (see DESIGN.md's facts).
+  // CONNECT_TO pins the connection to this address, through a proxy too (the tunnel is asked for
+  // the address); RESOLVE would only seed curl's name cache, which a proxy that resolves names
+  // itself never consults.
   const std::string pin = url_host + ":" + std::to_string(request.port) + ":" + address + ":" +
                           std::to_string(request.port);
   transfer->connect_to = curl_slist_append(nullptr, pin.c_str());

@@ -9,7 +9,7 @@
 #include "core/target.hpp"
 #include "net/curl_multi.hpp"
 #include "net/curl_path.hpp"
-#include "report/report.hpp"
+#include "model/observations.hpp"
 
 namespace probe {
 

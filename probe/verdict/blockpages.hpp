@@ -4,7 +4,7 @@
 #include <span>
 #include <string_view>
 
-#include "report/report.hpp"
+#include "model/observations.hpp"
 
 namespace probe {
 

@@ -3,10 +3,10 @@
 #include <string>
 #include <vector>
 
-#include "report/report.hpp"
+#include "model/observations.hpp"
 
 // The verdict stage: pure functions from the observations of every path to a Verdict, following
-// DESIGN's "Verdicts" rules in order. No I/O. A wrong "blocked" is the worst mistake a probe can
+// the rules README's "How to read a verdict" gives, in order. No I/O. A wrong "blocked" is the worst mistake a probe can
 // make, so every doubt resolves towards "inconclusive": blocked needs a healthy control path that
 // works, a layer of blocking seen on direct, and the failing direct step confirmed by its re-test.
 namespace probe {

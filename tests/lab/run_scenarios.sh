@@ -600,7 +600,7 @@ expect_dns_injection() {
 
 # The ISP resolver answers each host's second address (another /24) and control the first: both
 # serve the target. Targets that connect are accessible; dns-only targets, whose answers are never
-# connected to, stay inconclusive (DESIGN: only a shared address or /24 makes them agree).
+# connected to, stay inconclusive (only a shared address or /24 makes them agree).
 expect_cdn_split() {
   local hostmap
   check_count

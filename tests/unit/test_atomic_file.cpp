@@ -11,7 +11,7 @@
 #include <functional>
 
 #include "core/error.hpp"
-#include "report/atomic_file.hpp"
+#include "core/atomic_file.hpp"
 #include "support/temp_dir.hpp"
 #include "support/skip.hpp"
 

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/engine.hpp"
+#include "report/report.hpp"
 #include "verdict/verdict.hpp"
 #include "support/mock_dns.hpp"
 #include "support/net_fixture.hpp"

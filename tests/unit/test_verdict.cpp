@@ -1467,7 +1467,7 @@ bool any_contains(const std::vector<std::string>& lines, const std::string& part
 
 }  // namespace
 
-TEST_CASE("verdicts follow DESIGN's rules and its traps", "[verdict]") {
+TEST_CASE("verdicts follow the rules in order and avoid their traps", "[verdict]") {
   for (const Case& c : cases()) {
     DYNAMIC_SECTION(c.name) {
       const Verdict verdict = judge(c.result, c.paths, c.run_interrupted);
