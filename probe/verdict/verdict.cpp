@@ -270,10 +270,14 @@ Verdict make(Status status, std::string detail, const Evidence& evidence, std::v
   return verdict;
 }
 
-// What a layer of blocking showed: the prose for people and the signatures for analysts.
+// What a layer of blocking showed: the prose for people, the signatures for analysts, and the
+// direct observations that show it (a rule that decides on the finding adds them).
 struct Finding {
+  Finding(std::string what, std::vector<Signature> kinds, std::vector<std::string> shown = {})
+      : detail(std::move(what)), signatures(std::move(kinds)), evidence(std::move(shown)) {}
   std::string detail;
   std::vector<Signature> signatures;
+  std::vector<std::string> evidence;
 };
 
 // The signature of a step's failure at its layer: what a TCP connect or STUN request met, or how
@@ -973,7 +977,8 @@ private:
         }
       }
     }
-    if (direct_offline()) {
+    if (const auto offline = direct_offline()) {
+      add_direct(*offline);
       return make(Status::inconclusive, "the vantage point seems offline: nothing resolves", m_evidence);
     }
     add_direct_failures();
@@ -982,7 +987,8 @@ private:
 
   // Nothing resolved or connected on direct: every query failed with a network error or a
   // timeout, and no step succeeded.
-  bool direct_offline() {
+  // Nothing resolved or connected on direct: the queries that show it (its evidence), or nullopt.
+  std::optional<std::vector<std::string>> direct_offline() const {
     std::vector<const DnsQuery*> queries;
     for (const DnsQuery& query : direct().queries) {
       if (!is_injection(query)) {
@@ -991,16 +997,23 @@ private:
     }
     if (queries.empty() || !std::all_of(queries.begin(), queries.end(),
                                         [](const DnsQuery* query) { return is_network_failure(query->failure); })) {
-      return false;
+      return std::nullopt;
     }
     const auto& endpoints = direct().endpoints;
     if (std::any_of(endpoints.begin(), endpoints.end(), any_step_succeeded)) {
-      return false;
+      return std::nullopt;
     }
+    std::vector<std::string> evidence;
     for (const DnsQuery* query : queries) {
-      m_evidence.direct(answer_text(m_direct_name, *query));
+      evidence.push_back(answer_text(m_direct_name, *query));
     }
-    return true;
+    return evidence;
+  }
+
+  void add_direct(const std::vector<std::string>& lines) {
+    for (const std::string& line : lines) {
+      m_evidence.direct(line);
+    }
   }
 
   void add_direct_failures() {
@@ -1087,23 +1100,35 @@ private:
     return false;
   }
 
-  // Rule 5, the DNS layer: what the direct path's own resolution shows, while control resolves.
-  // An answer that merely differs is not evidence (CDNs answer per path): only NXDOMAIN or no
-  // answer, a special-purpose or injected answer, or addresses that do not serve the target.
-  std::optional<Finding> dns_evidence() {
-    if (ip_literal()) {
-      return std::nullopt;
-    }
-    std::set<std::string> control_types;  // the query types a working control resolves
+  // The query types a working control resolves, each with the first answer that shows it (the
+  // control half of every comparison rule 5 makes, so its evidence is shown whatever it finds).
+  std::vector<std::pair<std::string, std::string>> control_resolutions() const {
+    std::vector<std::pair<std::string, std::string>> out;
+    std::set<std::string> types;
     for (const Control& control : m_controls) {
       if (control.state != ControlState::works) {
         continue;
       }
       for (const DnsQuery& query : control.observations->queries) {
-        if (usable(query) && control_types.insert(query.type).second) {
-          m_evidence.control(answer_text(control.name, query));
+        if (usable(query) && types.insert(query.type).second) {
+          out.emplace_back(query.type, answer_text(control.name, query));
         }
       }
+    }
+    return out;
+  }
+
+  // Rule 5, the DNS layer: what the direct path's own resolution shows, while control resolves.
+  // An answer that merely differs is not evidence (CDNs answer per path): only NXDOMAIN or no
+  // answer, a special-purpose or injected answer, or addresses that do not serve the target.
+  // A pure signal: the finding carries its own direct evidence, and the rule adds it.
+  std::optional<Finding> dns_evidence() const {
+    if (ip_literal()) {
+      return std::nullopt;
+    }
+    std::set<std::string> control_types;  // the query types a working control resolves
+    for (const auto& [type, line] : control_resolutions()) {
+      control_types.insert(type);
     }
     const bool control_resolves = !control_types.empty();
     const std::set<std::string> own = own_addresses();
@@ -1114,13 +1139,14 @@ private:
       return std::nullopt;
     }
     if (const DnsQuery* query = bogon_query()) {
-      m_evidence.direct(answer_text(m_direct_name, *query, "bogon"));
-      return Finding{"dns: the direct resolver answers a special-purpose address", {Signature::bogon}};
+      return Finding{"dns: the direct resolver answers a special-purpose address",
+                     {Signature::bogon},
+                     {answer_text(m_direct_name, *query, "bogon")}};
     }
     if (const DnsQuery* query = injected_query()) {
-      m_evidence.direct(answer_text(m_direct_name, *query, "injected"));
       return Finding{"dns: injected answers (a query to an address that runs no DNS server was answered)",
-                     {Signature::injected}};
+                     {Signature::injected},
+                     {answer_text(m_direct_name, *query, "injected")}};
     }
     const std::vector<const DnsQuery*> queries = own_queries();
     if (own.empty()) {
@@ -1129,12 +1155,12 @@ private:
         const bool no_name = has_failure(query->failure, Failure::dns_nxdomain_error) ||
                              has_failure(query->failure, Failure::dns_no_answer) || query->rcode == "NXDOMAIN";
         if (no_name && control_types.count(query->type) > 0) {
-          m_evidence.direct(answer_text(m_direct_name, *query));
           const bool nxdomain =
               has_failure(query->failure, Failure::dns_nxdomain_error) || query->rcode == "NXDOMAIN";
           return Finding{"dns: the direct resolver answers " +
                              (query->failure ? query->failure->str() : *query->rcode) + " while control resolves",
-                         {nxdomain ? Signature::nxdomain : Signature::no_answer}};
+                         {nxdomain ? Signature::nxdomain : Signature::no_answer},
+                         {answer_text(m_direct_name, *query)}};
         }
       }
       return std::nullopt;
@@ -1157,9 +1183,9 @@ private:
           const EndpointObservation* theirs = endpoint_at(*control.observations, answer.value);
           if (control.state == ControlState::works && theirs != nullptr && !theirs->not_tested) {
             const std::string why = uses_tls(m_kind) ? "no valid TLS there" : "fails over control too";
-            m_evidence.direct(answer_text(m_direct_name, *query, why));
             return Finding{"dns: the direct resolver answers addresses that do not serve the target (" + why + ")",
-                           {uses_tls(m_kind) ? Signature::answers_fail_tls : Signature::answers_fail}};
+                           {uses_tls(m_kind) ? Signature::answers_fail_tls : Signature::answers_fail},
+                           {answer_text(m_direct_name, *query, why)}};
           }
         }
       }
@@ -1191,14 +1217,21 @@ private:
 
   // Rule 5: direct fails or differs while a healthy control works.
   Verdict compare() {
-    if (direct_offline()) {
+    if (const auto offline = direct_offline()) {
+      add_direct(*offline);
       return make(Status::inconclusive, "the vantage point seems offline: nothing resolves over direct", m_evidence);
     }
     std::array<std::optional<Finding>, layer_count> layers;
     bool unconfirmed = false;
     bool residual = false;
+    if (!ip_literal()) {
+      for (const auto& [type, line] : control_resolutions()) {
+        m_evidence.control(line);
+      }
+    }
     layers[dns_layer] = dns_evidence();
     if (layers[dns_layer]) {
+      add_direct(layers[dns_layer]->evidence);
       add_control_address_evidence();
     }
 
