@@ -236,3 +236,23 @@ TEST_CASE("the history index gains the signatures column: a version-1 index is m
   }
   CHECK_THROWS_AS(probe::index_report(newer.path(), fixture("01-open.json"), "01-open.json"), probe::UserError);
 }
+
+TEST_CASE("every signature is in the schema's closed list and has a line in reports/README.md, and nothing else is",
+          "[signature][schema]") {
+  const std::string root = PROBE_SOURCE_DIR;
+  const json schema = json::parse(probe::read_report_text(root + "/reports/schema.json"));
+  std::vector<std::string> listed;
+  for (const json& value : schema["$defs"]["verdict"]["properties"]["signatures"]["items"]["enum"]) {
+    listed.push_back(value.get<std::string>());
+  }
+  std::vector<std::string> names;
+  for (probe::Signature signature : probe::k_all_signatures) {
+    names.emplace_back(probe::to_string(signature));
+  }
+  CHECK(listed == names);
+  const std::string readme = probe::read_report_text(root + "/reports/README.md");
+  for (const std::string& name : names) {
+    INFO(name);
+    CHECK(readme.find("| `" + name + "` |") != std::string::npos);
+  }
+}
