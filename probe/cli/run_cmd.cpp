@@ -247,11 +247,8 @@ std::size_t fit_descriptor_limit(std::size_t wanted, std::size_t controls_in_fli
   return static_cast<std::size_t>(usable);
 }
 
-int run(const RunOptions& options) {
-  const StopSignals signals;
-  const auto started_at = std::chrono::system_clock::now();
-  const MonoTime run_start = EventLoop::now();
-
+// What the engine is asked to do, from the command line and config file.
+RunSettings run_settings(const RunOptions& options) {
   RunSettings settings;
   settings.timeout_ms = static_cast<int>(options.timeout_s * 1000.0);
   settings.tries = options.tries;
@@ -275,20 +272,11 @@ int run(const RunOptions& options) {
   settings.resolver_inflight = options.resolver_inflight;
   settings.throughput = !options.no_throughput;
   settings.injection_probes = parse_each(options.injection_probes, "--injection-probe", &parse_resolver);
-  std::vector<PathInfo> paths = describe_paths(settings.controls);
-  const LoadedTargets loaded = load_targets(with_default_targets(options.selection));
-  // Fail on an unusable output folder before measuring, not after; one run at a time in it.
-  ensure_folder(options.out);
-  const OutputLock lock(options.out);
+  return settings;
+}
 
-  spdlog::info("measuring {} targets over {} paths", loaded.targets.size(), paths.size());
-  Report report;
-  const auto scrubber = std::make_shared<Scrubber>(Scrubber::for_this_machine());
-  report.scrubber = scrubber;
-  report.run_id = new_run_id();
-  report.started_at = started_at;
-  report.vantage = Vantage{non_empty(options.vantage_id), non_empty(options.asn), non_empty(options.cc)};
-  report.target_lists = loaded.lists;
+// The report's `options`: what the run was asked, as settings made it.
+nlohmann::json options_json(const RunSettings& settings, const RunOptions& options) {
   nlohmann::json resolver_labels = nlohmann::json::array();
   for (const auto& spec : settings.resolvers) {
     resolver_labels.push_back(spec.label());
@@ -303,42 +291,30 @@ int run(const RunOptions& options) {
       }
     }
   }
-  report.options = {{"timeout_ms", settings.timeout_ms},
-                    {"tries", settings.tries},
-                    {"concurrency", settings.concurrency},
-                    {"tls_threads", settings.transfer_threads},
-                    {"resolver_inflight", settings.resolver_inflight},
-                    {"throughput", settings.throughput},
-                    {"resolvers", resolver_labels},
-                    {"allow_bogon", options.allow_bogon},
-                    {"ca_files", ca_file_names(options.ca_files)},
-                    {"user_agent", settings.user_agent},
-                    {"body_cap", settings.body_cap},
-                    {"apps", options.selection.apps},
-                    {"control_timeout_ms", static_cast<int>(options.control_timeout_s * 1000.0)},
-                    {"control_concurrency", options.control_concurrency},
-                    {"control_resolvers", control_resolvers},
-                    {"per_address", options.per_address},
-                    {"injection_probes", options.injection_probes}};
-  report.paths = paths;
-  report.finished_at = started_at;
-  PartialLog log(partial_log_path(options.out, report), report, loaded.targets);
-  settings.stop_fd = signals.fd();
-  settings.on_own_address = [scrubber](const std::string& address) { scrubber->add_address(address); };
-  settings.on_target_done = [&log](std::size_t index, const TargetResult& result,
-                                   const std::vector<PathHealth>& health) {
-    // Judged with what is known now: a re-test still to come would give it a second line.
-    log.append(index, result, judge(result, path_statuses(health), false));
-  };
-  // A progress line only on a terminal, and not with -q: logs and cron mail stay clean.
-  ProgressLine progress(std::cerr, ::isatty(STDERR_FILENO) != 0 && spdlog::get_level() <= spdlog::level::info);
-  settings.on_progress = [&progress](std::size_t done, std::size_t total) { progress.update(done, total); };
-  Measurement measured = measure_paths(loaded.targets, settings, run_start);
-  progress.finish();
-  report.results = std::move(measured.results);
-  report.interrupted = measured.interrupted;
-  for (std::size_t k = 0; k < paths.size() && k < measured.paths.size(); ++k) {
-    const PathHealth& health = measured.paths[k];
+  return {{"timeout_ms", settings.timeout_ms},
+          {"tries", settings.tries},
+          {"concurrency", settings.concurrency},
+          {"tls_threads", settings.transfer_threads},
+          {"resolver_inflight", settings.resolver_inflight},
+          {"throughput", settings.throughput},
+          {"resolvers", resolver_labels},
+          {"allow_bogon", options.allow_bogon},
+          {"ca_files", ca_file_names(options.ca_files)},
+          {"user_agent", settings.user_agent},
+          {"body_cap", settings.body_cap},
+          {"apps", options.selection.apps},
+          {"control_timeout_ms", static_cast<int>(options.control_timeout_s * 1000.0)},
+          {"control_concurrency", options.control_concurrency},
+          {"control_resolvers", control_resolvers},
+          {"per_address", options.per_address},
+          {"injection_probes", options.injection_probes}};
+}
+
+// What the run learnt of each path (successes, congestion, a control's health), with a warning
+// for a congested path and for a control that failed or carried nothing.
+void record_path_health(std::vector<PathInfo>& paths, const std::vector<PathHealth>& measured) {
+  for (std::size_t k = 0; k < paths.size() && k < measured.size(); ++k) {
+    const PathHealth& health = measured[k];
     PathInfo& info = paths[k];
     info.successes = health.successes;
     info.congestion = health.congestion;
@@ -358,17 +334,10 @@ int run(const RunOptions& options) {
       spdlog::warn("control path {} ({}) carried no successful measurement", info.name, info.detail);
     }
   }
-  report.paths = std::move(paths);
-  const std::vector<PathStatus> statuses = path_statuses(measured.paths);
-  for (TargetResult& result : report.results) {
-    // Per target: what the stop cut short is marked `interrupted` and judged inconclusive; a
-    // target measured in full before it keeps its verdict.
-    result.verdict = judge(result, statuses, false);
-  }
-  report.finished_at = std::chrono::system_clock::now();
+}
 
-  const auto path = write_report(report, options.out);
-  log.remove();
+// What follows a written report in its folder: retention, then the history index.
+void after_report(const Report& report, const std::filesystem::path& path, const RunOptions& options) {
   RetentionPolicy retention{options.keep, options.keep_days, std::nullopt};
   if (!options.no_compress) {
     retention.compress_after_days = options.compress_after_days;
@@ -383,6 +352,9 @@ int run(const RunOptions& options) {
   } catch (const std::exception& error) {
     spdlog::warn("history index not updated ({}); 'probe history rebuild' will catch up", error.what());
   }
+}
+
+void log_totals(const Report& report, MonoTime run_start) {
   std::size_t queries = 0;
   std::size_t failed = 0;
   std::size_t endpoints = 0;
@@ -398,6 +370,60 @@ int run(const RunOptions& options) {
   const double seconds = std::chrono::duration<double>(EventLoop::now() - run_start).count();
   spdlog::info("{} targets, {} DNS queries ({} failed), {} endpoints in {:.1f} s", report.results.size(), queries,
                failed, endpoints, seconds);
+}
+
+int run(const RunOptions& options) {
+  const StopSignals signals;
+  const auto started_at = std::chrono::system_clock::now();
+  const MonoTime run_start = EventLoop::now();
+
+  RunSettings settings = run_settings(options);
+  std::vector<PathInfo> paths = describe_paths(settings.controls);
+  const LoadedTargets loaded = load_targets(with_default_targets(options.selection));
+  // Fail on an unusable output folder before measuring, not after; one run at a time in it.
+  ensure_folder(options.out);
+  const OutputLock lock(options.out);
+
+  spdlog::info("measuring {} targets over {} paths", loaded.targets.size(), paths.size());
+  Report report;
+  const auto scrubber = std::make_shared<Scrubber>(Scrubber::for_this_machine());
+  report.scrubber = scrubber;
+  report.run_id = new_run_id();
+  report.started_at = started_at;
+  report.vantage = Vantage{non_empty(options.vantage_id), non_empty(options.asn), non_empty(options.cc)};
+  report.target_lists = loaded.lists;
+  report.options = options_json(settings, options);
+  report.paths = paths;
+  report.finished_at = started_at;
+  PartialLog log(partial_log_path(options.out, report), report, loaded.targets);
+  settings.stop_fd = signals.fd();
+  settings.on_own_address = [scrubber](const std::string& address) { scrubber->add_address(address); };
+  settings.on_target_done = [&log](std::size_t index, const TargetResult& result,
+                                   const std::vector<PathHealth>& health) {
+    // Judged with what is known now: a re-test still to come would give it a second line.
+    log.append(index, result, judge(result, path_statuses(health), false));
+  };
+  // A progress line only on a terminal, and not with -q: logs and cron mail stay clean.
+  ProgressLine progress(std::cerr, ::isatty(STDERR_FILENO) != 0 && spdlog::get_level() <= spdlog::level::info);
+  settings.on_progress = [&progress](std::size_t done, std::size_t total) { progress.update(done, total); };
+  Measurement measured = measure_paths(loaded.targets, settings, run_start);
+  progress.finish();
+  report.results = std::move(measured.results);
+  report.interrupted = measured.interrupted;
+  record_path_health(paths, measured.paths);
+  report.paths = std::move(paths);
+  const std::vector<PathStatus> statuses = path_statuses(measured.paths);
+  for (TargetResult& result : report.results) {
+    // Per target: what the stop cut short is marked `interrupted` and judged inconclusive; a
+    // target measured in full before it keeps its verdict.
+    result.verdict = judge(result, statuses, false);
+  }
+  report.finished_at = std::chrono::system_clock::now();
+
+  const auto path = write_report(report, options.out);
+  log.remove();
+  after_report(report, path, options);
+  log_totals(report, run_start);
   // Human output (stderr) and stdout: see cli/summary_output.hpp.
   print_run_end(report, path, options.json);
   if (report.interrupted) {
