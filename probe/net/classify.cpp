@@ -9,21 +9,13 @@
 #include <cstring>
 #include <initializer_list>
 
-namespace probe {
+#include "core/text.hpp"
 
-namespace {
+namespace probe {
 
 FailureInfo proxy_error(std::string detail) { return {Failure::proxy_error, std::move(detail)}; }
 
-std::string lowercase(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') {
-      c = static_cast<char>(c - 'A' + 'a');
-    }
-  }
-  return out;
-}
+namespace {
 
 bool contains_any(const std::string& text, std::initializer_list<std::string_view> needles) {
   return std::any_of(needles.begin(), needles.end(),

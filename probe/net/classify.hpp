@@ -40,6 +40,10 @@ FailureInfo failure_from_curl_proxy_code(long proxy_code);
 // own (proxy_error); tinyproxy's "500 Unable to connect" is connection_refused.
 FailureInfo failure_from_connect_status(int status, std::string_view reason, std::string_view body);
 
+// The proxy's own trouble, with what went wrong in `detail` (no credential: callers never put one
+// there).
+FailureInfo proxy_error(std::string detail);
+
 // Whether a failure from failure_from_socks_reply or failure_from_connect_status is the proxy's own.
 inline bool is_proxy_failure(const FailureInfo& failure) { return failure.code == Failure::proxy_error; }
 

@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "core/digest.hpp"
+#include "core/text.hpp"
 #include "net/classify.hpp"
 
 namespace probe {
@@ -43,18 +44,6 @@ constexpr std::size_t k_max_socks_field = 255;
 // know how long the whole reply is.
 constexpr std::size_t k_socks_reply_prefix = 5;
 constexpr std::size_t k_socks_reply_fixed = 4 + 2;  // VER REP RSV ATYP, then BND.PORT
-
-FailureInfo proxy_error(std::string detail) { return {Failure::proxy_error, std::move(detail)}; }
-
-std::string lowercase(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') {
-      c = static_cast<char>(c - 'A' + 'a');
-    }
-  }
-  return out;
-}
 
 bool is_ipv4(const std::string& host) {
   in_addr address{};

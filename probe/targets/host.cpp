@@ -6,14 +6,6 @@
 
 namespace probe {
 
-std::string lowercase(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(), [](char c) {
-    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-  });
-  return out;
-}
-
 bool is_ip_literal(std::string_view host) {
   // inet_pton reads up to the first NUL: "192.0.2.1\0x" would pass as an address.
   if (host.find('\0') != std::string_view::npos) {

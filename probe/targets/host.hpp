@@ -4,6 +4,8 @@
 #include <string>
 #include <string_view>
 
+#include "core/text.hpp"  // lowercase: host names compare as lowercase ASCII
+
 namespace probe {
 
 // Checks a target host: a DNS name of letters, digits, '-' and '_' labels (1-63 characters each,
@@ -12,8 +14,5 @@ namespace probe {
 std::optional<std::string> host_problem(std::string_view host);
 
 bool is_ip_literal(std::string_view host);
-
-// Lowercases ASCII letters (DNS names are case-insensitive; reports compare them as strings).
-std::string lowercase(std::string_view text);
 
 }  // namespace probe

@@ -8,6 +8,7 @@
 #include <set>
 #include <string_view>
 
+#include "core/text.hpp"
 #include "dns/bogon.hpp"
 #include "model/steps.hpp"
 #include "verdict/blockpages.hpp"
@@ -76,13 +77,6 @@ bool is_certificate_failure(const FailureInfo& failure) {
 std::string address_port(const EndpointObservation& endpoint) {
   const bool v6 = endpoint.family == 6 || endpoint.address.find(':') != std::string::npos;
   return (v6 ? "[" + endpoint.address + "]" : endpoint.address) + ":" + std::to_string(endpoint.port);
-}
-
-std::string lowercase(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
 }
 
 bool any_step_succeeded(const EndpointObservation& endpoint) {

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "report/retention.hpp"
 #include "support/run_command.hpp"
 
 namespace probe::test {
@@ -16,6 +17,12 @@ const std::string k_schema = std::string(PROBE_SOURCE_DIR) + "/reports/schema.js
 const std::string k_validator = std::string(PROBE_SOURCE_DIR) + "/tests/schema/validate.py";
 
 }  // namespace
+
+const std::filesystem::path k_report_fixtures = std::filesystem::path(PROBE_SOURCE_DIR) / "tests/fixtures/reports";
+
+nlohmann::json report_fixture(const std::string& name) {
+  return nlohmann::json::parse(probe::read_report_text(k_report_fixtures / name));
+}
 
 std::filesystem::path only_report(const std::filesystem::path& folder) {
   std::vector<std::filesystem::path> found;

@@ -4,7 +4,14 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 namespace probe::test {
+
+// The checked-in report fixtures (tests/fixtures/reports): the folder, and one report read
+// (gzip or not) and parsed.
+extern const std::filesystem::path k_report_fixtures;
+nlohmann::json report_fixture(const std::string& name);
 
 // The one file a probe run wrote into `folder` (besides the output lock's .probe.lock and the
 // history index); the test fails (REQUIRE) unless there is exactly one.

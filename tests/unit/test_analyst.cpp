@@ -15,21 +15,21 @@
 #include "analyst/report_reader.hpp"
 #include "report/retention.hpp"
 #include "support/mock_dns.hpp"
+#include "support/reports.hpp"
 #include "support/run_command.hpp"
 #include "support/temp_dir.hpp"
 
 using nlohmann::json;
+using probe::test::report_fixture;
 using probe::test::run_probe;
 using probe::test::TempDir;
 namespace fs = std::filesystem;
 
 namespace {
 
-const fs::path k_fixtures = fs::path(PROBE_SOURCE_DIR) / "tests/fixtures/reports";
+const fs::path& k_fixtures = probe::test::k_report_fixtures;
 const std::vector<std::string> k_fixture_names = {"01-open.json", "02-sni-reset.json", "03-ip-blackhole.json.gz",
                                                   "04-mixed.json", "05-open.json"};
-
-json fixture(const std::string& name) { return json::parse(probe::read_report_text(k_fixtures / name)); }
 
 std::string key_of(const json& result) {
   return result["app"].get<std::string>() + "|" + result["host"].get<std::string>() + "|" + result["port"].dump() +
@@ -102,7 +102,7 @@ TEST_CASE("diff of 01-open and 04-mixed finds exactly the changes the fixtures h
       }
     }
   }
-  CHECK(found == expected_changes(fixture("01-open.json"), fixture("04-mixed.json")));
+  CHECK(found == expected_changes(report_fixture("01-open.json"), report_fixture("04-mixed.json")));
   CHECK(diff["unchanged"].get<std::size_t>() + changed_targets.size() == 11);
 
   // The failing step on direct, for the targets the mixed scenario blocks its own way.
@@ -133,7 +133,7 @@ TEST_CASE("diff of a report with itself exits 0, added and removed targets, bad 
   CHECK(result.out.find("0 targets changed, 0 added, 0 removed, 11 unchanged") != std::string::npos);
 
   TempDir dir;
-  json fewer = fixture("01-open.json");
+  json fewer = report_fixture("01-open.json");
   fewer["results"].erase(0);
   const auto smaller = dir.write("smaller.json", fewer.dump());
   result = run_probe({"diff", "--json", fixture_path("01-open.json"), smaller.string()});
@@ -144,7 +144,7 @@ TEST_CASE("diff of a report with itself exits 0, added and removed targets, bad 
   CHECK(diff["removed"][0]["fields"]["status"] == "accessible");
   CHECK(diff["added"].empty());
 
-  json future = fixture("01-open.json");
+  json future = report_fixture("01-open.json");
   future["schema_version"] = 3;
   const auto unknown = dir.write("future.json", future.dump());
   result = run_probe({"diff", fixture_path("01-open.json"), unknown.string()});
@@ -197,7 +197,7 @@ TEST_CASE("summary denominator: blocked 2, inconclusive 1, accessible 2 is 50%, 
   TempDir dir;
   // The fixtures with chat.signal.org made inconclusive in 05 and stun.fbsbx.com in every run.
   for (const std::string& name : k_fixture_names) {
-    json report = fixture(name);
+    json report = report_fixture(name);
     for (auto& result : report["results"]) {
       if ((name == "05-open.json" && result["host"] == "chat.signal.org") || result["host"] == "stun.fbsbx.com") {
         result["verdict"]["status"] = "inconclusive";
@@ -241,7 +241,7 @@ TEST_CASE("summary blocked percent is blocked over blocked and accessible: down,
   // blocked 80%).
   const std::vector<std::string> statuses = {"accessible", "blocked", "down",        "blocked",
                                              "anomaly",    "blocked", "inconclusive", ""};
-  const json base = fixture("02-sni-reset.json");
+  const json base = report_fixture("02-sni-reset.json");
   for (std::size_t i = 0; i < statuses.size(); ++i) {
     json report = base;
     report["run_id"] = std::string(31, '0') + std::to_string(i);
@@ -297,7 +297,7 @@ TEST_CASE("summary filters (--since, --app), --by, and the csv and table formats
   }
   // The default window is the last 30 days: a run long ago is left out.
   TempDir dir;
-  json old = fixture("02-sni-reset.json");
+  json old = report_fixture("02-sni-reset.json");
   old["started_at"] = "2020-01-01T00:00:00Z";
   dir.write("old.json", old.dump());
   result = run_probe({"summary", dir.path().string(), "--format", "csv"});
@@ -336,7 +336,7 @@ TEST_CASE("history: rebuild equals indexing report by report, twice changes noth
   TempDir incremental;
   for (const std::string& name : k_fixture_names) {
     fs::copy_file(k_fixtures / name, rebuilt.path() / name);
-    probe::index_report(incremental.path(), fixture(name), name);
+    probe::index_report(incremental.path(), report_fixture(name), name);
   }
   const auto result = run_probe({"history", "rebuild", "--out", rebuilt.path().string()});
   REQUIRE(result.exit_code == 0);
@@ -366,7 +366,7 @@ TEST_CASE("history: rebuild equals indexing report by report, twice changes noth
 
   REQUIRE(run_probe({"history", "rebuild", "--out", rebuilt.path().string()}).exit_code == 0);
   CHECK(dump(rebuilt.path()) == rows);
-  probe::index_report(incremental.path(), fixture("04-mixed.json"), "04-mixed.json");
+  probe::index_report(incremental.path(), report_fixture("04-mixed.json"), "04-mixed.json");
   CHECK(dump(incremental.path()) == rows);
 
   // Pruning a report keeps its rows; the index still counts as up to date.
@@ -376,13 +376,13 @@ TEST_CASE("history: rebuild equals indexing report by report, twice changes noth
   CHECK(dump(rebuilt.path()) == rows);
   CHECK(probe::history_up_to_date(rebuilt.path()));
   // A new report not yet indexed makes it stale (summary then reads the JSON).
-  json extra = fixture("05-open.json");
+  json extra = report_fixture("05-open.json");
   extra["run_id"] = "0123456789abcdef0123456789abcdef";
   rebuilt.write("06-extra.json", extra.dump());
   CHECK_FALSE(probe::history_up_to_date(rebuilt.path()));
 
   // A bad report refuses the rebuild (65) and leaves the index as it was.
-  json future = fixture("01-open.json");
+  json future = report_fixture("01-open.json");
   future["schema_version"] = 7;
   rebuilt.write("07-future.json", future.dump());
   CHECK(run_probe({"history", "rebuild", "--out", rebuilt.path().string()}).exit_code == 65);

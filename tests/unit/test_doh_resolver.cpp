@@ -24,6 +24,7 @@
 #include "dns/doh_resolver.hpp"
 #include "net/curl_multi.hpp"
 #include "net/curl_path.hpp"
+#include "support/curl_outcomes.hpp"
 #include "support/net_fixture.hpp"
 #include "support/temp_dir.hpp"
 #include "support/skip.hpp"
@@ -710,15 +711,13 @@ TEST_CASE("apply_path: an interface path binds the transfer to that interface", 
 TEST_CASE("DoH failure classification: the proxy's own failures against the destination's", "[doh]") {
   const auto classify = [](int code, const std::string& scheme, long proxy_code = 0, long connect_code = 0,
                            long os_errno = 0, long verify = 0, const std::string& text = "") {
-    DohCurlOutcome outcome;
-    outcome.code = code;
-    outcome.proxy_scheme = scheme;
-    outcome.proxy_code = proxy_code;
-    outcome.connect_code = connect_code;
-    outcome.os_errno = os_errno;
-    outcome.verify_result = verify;
-    outcome.error_text = text;
-    return classify_doh_failure(outcome).str();
+    probe::test::DohFailureSpec spec;
+    spec.proxy_code = proxy_code;
+    spec.connect_code = connect_code;
+    spec.os_errno = os_errno;
+    spec.verify_result = verify;
+    spec.error_text = text;
+    return classify_doh_failure(probe::test::doh_outcome(code, scheme, spec)).str();
   };
   CHECK(classify(CURLE_COULDNT_CONNECT, "socks5") == "proxy_error");
   CHECK(classify(CURLE_COULDNT_CONNECT, "", 0, 0, ECONNREFUSED) == "connection_refused");

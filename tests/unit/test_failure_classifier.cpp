@@ -31,6 +31,7 @@
 #include "net/event_loop.hpp"
 #include "net/proxy_tunnel.hpp"
 #include "steps/tls_http.hpp"
+#include "support/curl_outcomes.hpp"
 #include "support/ports.hpp"
 
 using namespace probe;
@@ -459,12 +460,10 @@ TEST_CASE("classifier: one proxy answer reads the same in the tunnel, the TLS an
     CHECK(classified.step == FailedStep::tls);
     REQUIRE(classified.failure);
     CHECK(classified.failure->str() == tunnel);
-    DohCurlOutcome doh;
-    doh.code = CURLE_RECV_ERROR;
-    doh.proxy_scheme = "http";
-    doh.connect_code = answer.status;
-    doh.connect_reason = answer.reason;
-    CHECK(classify_doh_failure(doh).str() == tunnel);
+    probe::test::DohFailureSpec connect;
+    connect.connect_code = answer.status;
+    connect.connect_reason = answer.reason;
+    CHECK(classify_doh_failure(probe::test::doh_outcome(CURLE_RECV_ERROR, "http", connect)).str() == tunnel);
   }
   for (long code = CURLPX_OK; code < CURLPX_LAST; ++code) {
     INFO("CURLproxycode " << code);
@@ -478,11 +477,9 @@ TEST_CASE("classifier: one proxy answer reads the same in the tunnel, the TLS an
     CHECK(classified.step == FailedStep::http);
     REQUIRE(classified.failure);
     CHECK(classified.failure->str() == expected);
-    DohCurlOutcome doh;
-    doh.code = CURLE_PROXY;
-    doh.proxy_scheme = "socks5h";
-    doh.proxy_code = code;
-    CHECK(classify_doh_failure(doh).str() == expected);
+    probe::test::DohFailureSpec reply;
+    reply.proxy_code = code;
+    CHECK(classify_doh_failure(probe::test::doh_outcome(CURLE_PROXY, "socks5h", reply)).str() == expected);
   }
 }
 

@@ -14,6 +14,7 @@
 #include "core/error.hpp"
 #include "report/retention.hpp"
 #include "model/signature.hpp"
+#include "support/reports.hpp"
 #include "support/run_command.hpp"
 #include "support/temp_dir.hpp"
 
@@ -21,21 +22,20 @@
 // signature` (from the report files and from the history index alike), `probe diff` on a changed
 // set, and the history index's column with its migration from layout version 1.
 using nlohmann::json;
+using probe::test::report_fixture;
 using probe::test::run_probe;
 using probe::test::TempDir;
 namespace fs = std::filesystem;
 
 namespace {
 
-const fs::path k_fixtures = fs::path(PROBE_SOURCE_DIR) / "tests/fixtures/reports";
-
-json fixture(const std::string& name) { return json::parse(probe::read_report_text(k_fixtures / name)); }
+const fs::path& k_fixtures = probe::test::k_report_fixtures;
 
 // 01-open.json as a schema_version 2 report with run id `run` at `started`, chat.signal.org
 // judged as given and every other verdict accessible with no signature.
 json report_with(const std::string& run, const std::string& started, const std::string& status,
                  const json& method, const std::vector<std::string>& signatures) {
-  json report = fixture("01-open.json");
+  json report = report_fixture("01-open.json");
   report["schema_version"] = 2;
   report["run_id"] = run;
   report["started_at"] = started;
@@ -234,7 +234,7 @@ TEST_CASE("the history index gains the signatures column: a version-1 index is m
     probe::SqliteDb db(probe::history_path(newer.path()), true);
     db.exec("PRAGMA user_version = 9");
   }
-  CHECK_THROWS_AS(probe::index_report(newer.path(), fixture("01-open.json"), "01-open.json"), probe::UserError);
+  CHECK_THROWS_AS(probe::index_report(newer.path(), report_fixture("01-open.json"), "01-open.json"), probe::UserError);
 }
 
 TEST_CASE("every signature is in the schema's closed list and has a line in reports/README.md, and nothing else is",
