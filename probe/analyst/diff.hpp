@@ -6,7 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "analyst/report_reader.hpp"
+#include "store/report_reader.hpp"
 
 // `probe diff OLD NEW`: what changed for each target between two reports. A target is matched by
 // its key (app, host, port, kind, url); the compared fields are the verdict's status, method and

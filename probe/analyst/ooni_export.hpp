@@ -6,7 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "analyst/report_reader.hpp"
+#include "store/report_reader.hpp"
 
 // `probe export`: a report as OONI measurements (one per target, base data format df-000 with
 // test_keys in the shapes of df-002 DNS, df-005 TCP connect, df-006 TLS handshake and df-001

@@ -7,7 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "analyst/report_reader.hpp"
+#include "store/report_reader.hpp"
 
 // `probe summary`: per target (and per vantage, country or ASN with --by), how often it was
 // blocked over the runs given, the way GreatFire.org publishes it: percent blocked = blocked /

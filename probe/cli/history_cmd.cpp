@@ -4,7 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "analyst/history.hpp"
+#include "store/history.hpp"
 #include "cli/commands.hpp"
 #include "core/exit_codes.hpp"
 

@@ -9,7 +9,7 @@
 #include "core/error.hpp"
 #include "core/exit_codes.hpp"
 #include "core/atomic_file.hpp"
-#include "report/partial_log.hpp"
+#include "store/partial_log.hpp"
 
 namespace probe {
 

@@ -8,16 +8,16 @@
 
 #include <spdlog/spdlog.h>
 
-#include "analyst/history.hpp"
-#include "analyst/parallel_load.hpp"
-#include "analyst/row_scanner.hpp"
+#include "store/history.hpp"
+#include "store/parallel_load.hpp"
+#include "store/row_scanner.hpp"
 #include "analyst/summary.hpp"
 #include "cli/commands.hpp"
 #include "core/clock.hpp"
 #include "core/error.hpp"
 #include "core/exit_codes.hpp"
 #include "model/signature.hpp"
-#include "report/retention.hpp"
+#include "store/retention.hpp"
 
 namespace probe {
 

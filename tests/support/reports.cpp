@@ -6,7 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "report/retention.hpp"
+#include "store/retention.hpp"
 #include "support/run_command.hpp"
 
 namespace probe::test {

@@ -11,9 +11,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "analyst/history.hpp"
-#include "analyst/report_reader.hpp"
-#include "report/retention.hpp"
+#include "store/history.hpp"
+#include "store/report_reader.hpp"
+#include "store/retention.hpp"
 #include "support/mock_dns.hpp"
 #include "support/reports.hpp"
 #include "support/run_command.hpp"

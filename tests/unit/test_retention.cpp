@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
-#include "report/retention.hpp"
+#include "store/retention.hpp"
 #include "support/mock_dns.hpp"
 #include "support/run_command.hpp"
 #include "support/temp_dir.hpp"

@@ -7,12 +7,12 @@
 
 #include <nlohmann/json.hpp>
 
-#include "analyst/history.hpp"
-#include "analyst/report_reader.hpp"
-#include "analyst/row_scanner.hpp"
-#include "analyst/sqlite_db.hpp"
+#include "store/history.hpp"
+#include "store/report_reader.hpp"
+#include "store/row_scanner.hpp"
+#include "store/sqlite_db.hpp"
 #include "core/error.hpp"
-#include "report/retention.hpp"
+#include "store/retention.hpp"
 #include "model/signature.hpp"
 #include "support/reports.hpp"
 #include "support/run_command.hpp"

@@ -8,7 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "analyst/report_reader.hpp"
+#include "store/report_reader.hpp"
 
 // The history index: <reports folder>/history.sqlite, one row per target per run (run_id,
 // started_at, vantage id/asn/cc, app, host, port, kind, url, status, method, report file), unique

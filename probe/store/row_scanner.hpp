@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "analyst/report_reader.hpp"
+#include "store/report_reader.hpp"
 
 // The history index and the summary need a few fields of each report (run_id, started_at,
 // vantage, and per result the key and the verdict's status and method), from thousands of

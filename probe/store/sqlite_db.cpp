@@ -1,4 +1,4 @@
-#include "analyst/sqlite_db.hpp"
+#include "store/sqlite_db.hpp"
 
 #include <fcntl.h>
 #include <sqlite3.h>

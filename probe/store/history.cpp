@@ -1,10 +1,10 @@
-#include "analyst/history.hpp"
+#include "store/history.hpp"
 
 #include <set>
 
-#include "analyst/parallel_load.hpp"
-#include "analyst/row_scanner.hpp"
-#include "analyst/sqlite_db.hpp"
+#include "store/parallel_load.hpp"
+#include "store/row_scanner.hpp"
+#include "store/sqlite_db.hpp"
 #include "core/error.hpp"
 #include "core/exit_codes.hpp"
 

@@ -8,14 +8,17 @@
 
 #include <nlohmann/json.hpp>
 
-// Reading reports back for the analyst tools (diff, history, summary, export). They work on the
-// report's JSON as documented in reports/README.md: schema_versions 1 and 2 are understood (a
-// version-1 report reads as one with no verdict signatures and no path congestion), and a report
-// of any other version is refused rather than misread.
+#include "model/observations.hpp"
+
+// Reading reports back: the history index here in store/, and analyst/'s diff, summary and
+// export. They work on the report's JSON as documented in reports/README.md: schema_versions 1
+// and 2 are understood (a version-1 report reads as one with no verdict signatures and no path
+// congestion), and a report of any other version is refused rather than misread.
 namespace probe {
 
 inline constexpr int k_oldest_report_schema_version = 1;
-inline constexpr int k_report_schema_version = 2;  // the newest, which `probe run` writes
+// The newest, which `probe run` writes: model/'s one constant.
+inline constexpr int k_report_schema_version = k_schema_version;
 
 // Whether this probe reads reports of `version`.
 constexpr bool readable_schema_version(long long version) {

@@ -1,10 +1,10 @@
-#include "analyst/row_scanner.hpp"
+#include "store/row_scanner.hpp"
 
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
 #include "core/exit_codes.hpp"
-#include "report/retention.hpp"
+#include "store/retention.hpp"
 
 namespace probe {
 

@@ -1,4 +1,4 @@
-#include "report/output_lock.hpp"
+#include "store/output_lock.hpp"
 
 #include <fcntl.h>
 #include <sys/file.h>

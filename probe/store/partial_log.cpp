@@ -1,4 +1,4 @@
-#include "report/partial_log.hpp"
+#include "store/partial_log.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>

@@ -1,4 +1,4 @@
-#include "report/retention.hpp"
+#include "store/retention.hpp"
 
 #include <zlib.h>
 

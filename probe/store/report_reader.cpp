@@ -1,11 +1,11 @@
-#include "analyst/report_reader.hpp"
+#include "store/report_reader.hpp"
 
 #include <algorithm>
 #include <set>
 
 #include "core/error.hpp"
 #include "core/exit_codes.hpp"
-#include "report/retention.hpp"
+#include "store/retention.hpp"
 
 namespace probe {
 
