@@ -196,7 +196,7 @@ public:
     if (m_settings.stop_fd >= 0) {
       m_loop.unwatch(m_settings.stop_fd);
     }
-    tag_residual();
+    mark_residual(m_results, m_paths[0]->spec.name);  // model/steps.hpp
     if (!m_interrupted) {
       for (const std::size_t i : m_revisited) {
         report_done(i);
@@ -1067,35 +1067,6 @@ private:
       observation.failure = FailureInfo{Failure::interrupted, "the run was stopped before this re-test finished"};
       const auto& [i, p, index] = key;
       endpoint_at(i, p, index).retest = std::move(observation);
-    }
-  }
-
-  // A TCP failure on an address:port where a real-name TLS handshake was reset, cut or dropped
-  // earlier in the run may be the censor's after-effect (it blocks the address:port for a while
-  // after a trigger): tagged, so it is not taken for IP blocking of its own.
-  void tag_residual() {
-    std::map<std::pair<std::string, std::uint16_t>, double> first_tls_failure;
-    const std::string& direct = m_paths[0]->spec.name;
-    for (const auto& result : m_results) {
-      for (const auto& endpoint : result.paths.at(direct).endpoints) {
-        if (endpoint.tls && endpoint.tls->failure && endpoint.tls->failure->code != Failure::interrupted) {
-          const auto key = std::make_pair(endpoint.address, endpoint.port);
-          auto [it, inserted] = first_tls_failure.emplace(key, endpoint.tls->t0_ms);
-          if (!inserted) {
-            it->second = std::min(it->second, endpoint.tls->t0_ms);
-          }
-        }
-      }
-    }
-    for (auto& result : m_results) {
-      for (auto& endpoint : result.paths.at(direct).endpoints) {
-        if (!endpoint.tcp || !endpoint.tcp->failure) {
-          continue;
-        }
-        const auto it = first_tls_failure.find(std::make_pair(endpoint.address, endpoint.port));
-        const double last_try = endpoint.retest ? endpoint.retest->t0_ms : endpoint.tcp->t0_ms;
-        endpoint.residual = it != first_tls_failure.end() && it->second < last_try;
-      }
     }
   }
 

@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
+#include <map>
 #include <tuple>
+#include <utility>
 
 namespace probe {
 
@@ -151,6 +154,39 @@ std::string path_reading(const TargetResult& result, const std::string& path) {
     }
   }
   return "not tested";
+}
+
+void mark_residual(std::vector<TargetResult>& results, const std::string& direct) {
+  std::map<std::pair<std::string, std::uint16_t>, double> first_tls_failure;
+  for (const TargetResult& result : results) {
+    const auto path = result.paths.find(direct);
+    if (path == result.paths.end()) {
+      continue;
+    }
+    for (const EndpointObservation& endpoint : path->second.endpoints) {
+      if (endpoint.tls && endpoint.tls->failure && endpoint.tls->failure->code != Failure::interrupted) {
+        const auto key = std::make_pair(endpoint.address, endpoint.port);
+        auto [it, inserted] = first_tls_failure.emplace(key, endpoint.tls->t0_ms);
+        if (!inserted) {
+          it->second = std::min(it->second, endpoint.tls->t0_ms);
+        }
+      }
+    }
+  }
+  for (TargetResult& result : results) {
+    const auto path = result.paths.find(direct);
+    if (path == result.paths.end()) {
+      continue;
+    }
+    for (EndpointObservation& endpoint : path->second.endpoints) {
+      if (!endpoint.tcp || !endpoint.tcp->failure) {
+        continue;
+      }
+      const auto it = first_tls_failure.find(std::make_pair(endpoint.address, endpoint.port));
+      const double last_try = endpoint.retest ? endpoint.retest->t0_ms : endpoint.tcp->t0_ms;
+      endpoint.residual = it != first_tls_failure.end() && it->second < last_try;
+    }
+  }
 }
 
 }  // namespace probe

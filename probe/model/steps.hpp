@@ -70,4 +70,10 @@ Attempt read_attempt(const EndpointObservation& endpoint, Kind kind);
 // route does not hide what happened on IPv4); "not tested" when nothing ran.
 std::string path_reading(const TargetResult& result, const std::string& path);
 
+// Marks `residual` on the direct endpoints of `results` (one run's) whose TCP connect failed, at
+// its last try, on an address:port where a real-name TLS handshake had failed earlier in the run
+// (an interrupted one aside): the censor's after-effect when it blocks the address:port for a
+// while after a trigger, so not IP blocking of its own. Clears it everywhere else.
+void mark_residual(std::vector<TargetResult>& results, const std::string& direct);
+
 }  // namespace probe
