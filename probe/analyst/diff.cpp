@@ -6,6 +6,8 @@
 #include <sstream>
 
 #include "analyst/observations.hpp"
+#include "model/report_json.hpp"
+#include "model/signature.hpp"
 
 namespace probe {
 
@@ -24,11 +26,20 @@ json report_info(const LoadedReport& report) {
           {"started_at", optional_json(optional_string(report.json, "started_at"))}};
 }
 
-// Results by key; a key seen twice keeps its first result.
-std::map<TargetKey, const json*> by_key(const json& report) {
-  std::map<TargetKey, const json*> results;
-  for (const json& result : report["results"]) {
-    results.emplace(target_key(result), &result);
+// Results by key, read back as model/'s types (a field of the wrong type is exit 65 naming the
+// file and the field); a key seen twice keeps its first result.
+std::map<TargetKey, TargetResult> by_key(const LoadedReport& report) {
+  std::map<TargetKey, TargetResult> results;
+  const auto found = report.json.find("results");
+  if (found == report.json.end() || !found->is_array()) {
+    return results;
+  }
+  for (std::size_t i = 0; i < found->size(); ++i) {
+    const json& result = (*found)[i];
+    const TargetKey key = target_key(result);
+    if (results.count(key) == 0) {
+      results.emplace(key, result_from_json(result, report.file_name + ": results/" + std::to_string(i)));
+    }
   }
   return results;
 }
@@ -63,16 +74,11 @@ std::string verdict_cell(const json& fields) {
 
 // The verdict's signatures as a set (sorted, each once): a changed set is a change of what the
 // evidence showed, even where status and method stay.
-json verdict_signatures(const json& verdict) {
+json verdict_signatures(const std::optional<Verdict>& verdict) {
   std::set<std::string> names;
-  if (verdict.is_object()) {
-    const auto signatures = verdict.find("signatures");
-    if (signatures != verdict.end() && signatures->is_array()) {
-      for (const json& signature : *signatures) {
-        if (signature.is_string()) {
-          names.insert(signature.get<std::string>());
-        }
-      }
+  if (verdict) {
+    for (Signature signature : verdict->signatures) {
+      names.insert(std::string(to_string(signature)));
     }
   }
   return json(std::vector<std::string>(names.begin(), names.end()));
@@ -84,14 +90,12 @@ std::string pad(const std::string& text, std::size_t width) {
 
 }  // namespace
 
-json compared_fields(const json& result) {
+json compared_fields(const TargetResult& result) {
   json fields = json::object();
-  const auto verdict = result.find("verdict");
-  const json none = json();
-  const json& judged = verdict != result.end() && verdict->is_object() ? *verdict : none;
-  fields["status"] = optional_json(optional_string(judged, "status"));
-  fields["method"] = optional_json(optional_string(judged, "method"));
-  fields["signatures"] = verdict_signatures(judged);
+  const std::optional<Verdict>& verdict = result.verdict;
+  fields["status"] = verdict ? json(std::string(to_string(verdict->status))) : json();
+  fields["method"] = optional_json(verdict ? verdict->method : std::nullopt);
+  fields["signatures"] = verdict_signatures(verdict);
   fields["failing_step"] = optional_json(failing_step(result, "direct"));
   fields["dns_answers"] = dns_answers(result, "direct");
   fields["http_status"] = http_statuses(result, "direct");
@@ -103,16 +107,16 @@ ReportDiff diff_reports(const LoadedReport& old_report, const LoadedReport& new_
   ReportDiff diff;
   diff.old_report = report_info(old_report);
   diff.new_report = report_info(new_report);
-  const auto old_results = by_key(old_report.json);
-  const auto new_results = by_key(new_report.json);
+  const auto old_results = by_key(old_report);
+  const auto new_results = by_key(new_report);
   for (const auto& [key, old_result] : old_results) {
     const auto found = new_results.find(key);
     if (found == new_results.end()) {
-      diff.removed.push_back({key, compared_fields(*old_result)});
+      diff.removed.push_back({key, compared_fields(old_result)});
       continue;
     }
-    const json before = compared_fields(*old_result);
-    const json after = compared_fields(*found->second);
+    const json before = compared_fields(old_result);
+    const json after = compared_fields(found->second);
     TargetChange change{key, {}};
     for (const char* field : k_fields) {
       if (before[field] != after[field]) {
@@ -127,7 +131,7 @@ ReportDiff diff_reports(const LoadedReport& old_report, const LoadedReport& new_
   }
   for (const auto& [key, new_result] : new_results) {
     if (old_results.find(key) == old_results.end()) {
-      diff.added.push_back({key, compared_fields(*new_result)});
+      diff.added.push_back({key, compared_fields(new_result)});
     }
   }
   return diff;

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "model/observations.hpp"
 #include "store/report_reader.hpp"
 
 // `probe diff OLD NEW`: what changed for each target between two reports. A target is matched by
@@ -43,7 +44,7 @@ struct ReportDiff {
 };
 
 // The compared fields of one result, as an object (field name -> value).
-nlohmann::json compared_fields(const nlohmann::json& result);
+nlohmann::json compared_fields(const TargetResult& result);
 
 ReportDiff diff_reports(const LoadedReport& old_report, const LoadedReport& new_report);
 

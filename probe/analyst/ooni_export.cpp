@@ -9,6 +9,7 @@
 
 #include "analyst/observations.hpp"
 #include "analyst/summary.hpp"
+#include "model/report_json.hpp"
 
 namespace probe {
 
@@ -20,6 +21,17 @@ const json& items(const json& object, const char* key) {
   static const json empty = json::array();
   const auto found = object.find(key);
   return found != object.end() && found->is_array() ? *found : empty;
+}
+
+// The path's raw observations in the result's JSON (read with model/report_json.hpp first, so
+// every field has its type), or nullptr when the path did not measure it.
+const json* path_observations(const json& result, const std::string& path) {
+  const auto paths = result.find("paths");
+  if (paths == result.end() || !paths->is_object()) {
+    return nullptr;
+  }
+  const auto found = paths->find(path);
+  return found != paths->end() && found->is_object() ? &*found : nullptr;
 }
 
 json value_or_null(const json& object, const char* key) {
@@ -169,14 +181,12 @@ json network_keys(const json& result, const std::string& path, double offset_s) 
   return keys;
 }
 
-// The earliest t0_ms of the result's observations, in whole seconds.
-long long start_offset_s(const json& result) {
+// The earliest t0_ms of the result's DNS queries, in whole seconds.
+long long start_offset_s(const TargetResult& result) {
   double earliest = -1;
-  for (const std::string& path : path_names(result)) {
-    const json* observed = path_observations(result, path);
-    for (const json& query : items(*observed, "queries")) {
-      const double t0 = query.value("t0_ms", 0.0);
-      earliest = earliest < 0 ? t0 : std::min(earliest, t0);
+  for (const auto& [name, observed] : result.paths) {
+    for (const DnsQuery& query : observed.queries) {
+      earliest = earliest < 0 ? query.t0_ms : std::min(earliest, query.t0_ms);
     }
   }
   return earliest < 0 ? 0 : static_cast<long long>(earliest / 1000.0);
@@ -229,12 +239,13 @@ std::vector<json> ooni_measurements(const LoadedReport& report, const OoniOption
   std::vector<json> out;
   std::size_t index = 0;
   for (const json& result : top["results"]) {
+    const TargetResult typed = result_from_json(result, report.file_name + ": results/" + std::to_string(index));
     ++index;
-    const long long offset = start_offset_s(result);
+    const long long offset = start_offset_s(typed);
     const double offset_s = static_cast<double>(offset);
     json keys = network_keys(result, "direct", offset_s);
     json controls = json::object();
-    for (const std::string& path : path_names(result)) {
+    for (const std::string& path : path_names(typed)) {
       if (path != "direct") {
         controls[path] = network_keys(result, path, offset_s);
       }
@@ -248,7 +259,7 @@ std::vector<json> ooni_measurements(const LoadedReport& report, const OoniOption
     keys["blocking"] = status == "accessible" ? json(false)
                        : status == "blocked" && verdict["method"].is_string() ? verdict["method"]
                                                                                : json();
-    const std::string input = result["url"].is_string() ? result["url"].get<std::string>() : result.value("host", "");
+    const std::string input = optional_string(result, "url").value_or(typed.target.host);
     char uid[16];
     std::snprintf(uid, sizeof uid, "%04zu", index);
     json annotations = {{"app", result.value("app", "")},
@@ -294,21 +305,23 @@ std::string export_csv_rows(const LoadedReport& report) {
   std::ostringstream out;
   const std::string run_id = optional_string(report.json, "run_id").value_or("");
   const std::string started = optional_string(report.json, "started_at").value_or("");
+  std::size_t index = 0;
   for (const json& result : report.json["results"]) {
+    const TargetResult typed = result_from_json(result, report.file_name + ": results/" + std::to_string(index++));
     const TargetKey key = target_key(result);
     const json verdict = value_or_null(result, "verdict");
-    for (const std::string& path : path_names(result)) {
+    for (const std::string& path : path_names(typed)) {
       std::vector<std::string> statuses;
-      for (long long status : http_statuses(result, path)) {
+      for (long long status : http_statuses(typed, path)) {
         statuses.push_back(std::to_string(status));
       }
       out << csv_field(report.file_name) << "," << run_id << "," << started << "," << csv_field(key.app) << ","
           << csv_field(key.host) << "," << (key.port ? std::to_string(*key.port) : std::string()) << ","
-          << csv_field(key.kind) << "," << csv_field(path) << "," << csv_field(join(dns_answers(result, path), " "))
-          << "," << csv_field(join(query_failures(result, path), ";")) << ","
-          << csv_field(join(step_failures(result, path, "tcp"), ";")) << ","
-          << csv_field(join(step_failures(result, path, "tls"), ";")) << ","
-          << csv_field(join(step_failures(result, path, "http"), ";")) << "," << csv_field(join(statuses, " ")) << ","
+          << csv_field(key.kind) << "," << csv_field(path) << "," << csv_field(join(dns_answers(typed, path), " "))
+          << "," << csv_field(join(query_failures(typed, path), ";")) << ","
+          << csv_field(join(step_failures(typed, path, Step::tcp), ";")) << ","
+          << csv_field(join(step_failures(typed, path, Step::tls), ";")) << ","
+          << csv_field(join(step_failures(typed, path, Step::http), ";")) << "," << csv_field(join(statuses, " ")) << ","
           << (verdict.is_object() ? optional_string(verdict, "status").value_or("") : std::string()) << ","
           << (verdict.is_object() ? optional_string(verdict, "method").value_or("") : std::string()) << "\r\n";
     }

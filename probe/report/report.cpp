@@ -16,6 +16,7 @@
 #include "core/exit_codes.hpp"
 #include "core/version.hpp"
 #include "core/atomic_file.hpp"
+#include "model/report_json.hpp"
 
 namespace probe {
 
@@ -23,12 +24,9 @@ using nlohmann::json;
 
 namespace {
 
-json signature_names(const std::vector<Signature>& signatures) {
-  json out = json::array();
-  for (Signature signature : signatures) {
-    out.push_back(to_string(signature));
-  }
-  return out;
+template <typename T>
+json optional_json(const std::optional<T>& value) {
+  return value ? json(*value) : json(nullptr);
 }
 
 }  // namespace
@@ -55,221 +53,9 @@ std::string new_run_id() {
   return out;
 }
 
-namespace {
+json target_result_json(const TargetResult& result) { return result_to_json(result, result.verdict); }
 
-template <typename T>
-json optional_json(const std::optional<T>& value) {
-  return value ? json(*value) : json(nullptr);
-}
-
-json failure_json(const std::optional<FailureInfo>& failure) {
-  return failure ? json(failure->str()) : json(nullptr);
-}
-
-// Milliseconds with microsecond resolution: enough for timings, and stable across dumps.
-double round_ms(double ms) { return static_cast<double>(static_cast<long long>(ms * 1000.0 + 0.5)) / 1000.0; }
-
-void add_timing(json& out, const StepTiming& step) {
-  out["failure"] = failure_json(step.failure);
-  out["t0_ms"] = round_ms(step.t0_ms);
-  out["duration_ms"] = round_ms(step.duration_ms);
-}
-
-json query_json(const DnsQuery& query) {
-  json answers = json::array();
-  for (const auto& answer : query.answers) {
-    answers.push_back({{"type", answer.type}, {"value", answer.value}, {"ttl", answer.ttl},
-                       {"bogon", answer.bogon}});
-  }
-  return {
-      {"resolver", query.resolver},
-      {"type", query.type},
-      {"rcode", optional_json(query.rcode)},
-      {"answers", answers},
-      {"cname_chain", query.cname_chain},
-      {"answers_truncated", query.answers_truncated},
-      {"failure", failure_json(query.failure)},
-      {"t0_ms", round_ms(query.t0_ms)},
-      {"duration_ms", round_ms(query.duration_ms)},
-      {"raw_base64", query.raw_base64},
-      {"raw_truncated", query.raw_truncated},
-  };
-}
-
-json tls_json(const TlsObservation& tls) {
-  json out;
-  add_timing(out, tls);
-  json chain = json::array();
-  for (const auto& cert : tls.chain) {
-    chain.push_back({{"subject", cert.subject}, {"issuer", cert.issuer}, {"sha256", cert.sha256}});
-  }
-  out["sni"] = tls.sni;
-  out["decoy_sni"] = tls.decoy_sni;
-  out["version"] = optional_json(tls.version);
-  out["cipher"] = optional_json(tls.cipher);
-  out["alpn"] = optional_json(tls.alpn);
-  out["verified"] = tls.verified;
-  out["verify_error"] = optional_json(tls.verify_error);
-  out["chain"] = chain;
-  out["root"] = optional_json(tls.root);
-  if (tls.bytes_received) {
-    out["bytes_received"] = *tls.bytes_received;
-    out["bytes_sent"] = tls.bytes_sent.value_or(0);
-  }
-  if (tls.idle_ms) {
-    out["idle_ms"] = *tls.idle_ms;
-  }
-  return out;
-}
-
-json http_json(const HttpObservation& http) {
-  json out;
-  add_timing(out, http);
-  json headers = json::array();
-  for (const auto& [name, value] : http.headers) {
-    headers.push_back(json::array({name, value}));
-  }
-  out["status"] = optional_json(http.status);
-  out["headers"] = headers;
-  out["headers_truncated"] = http.headers_truncated;
-  out["title"] = optional_json(http.title);
-  out["body_length"] = http.body_length;
-  out["body_sha256"] = optional_json(http.body_sha256);
-  out["body_truncated"] = http.body_truncated;
-  out["bytes"] = http.bytes;
-  out["location"] = optional_json(http.location);
-  if (http.body_stop) {
-    out["body_stop"] = *http.body_stop;
-  }
-  if (http.bytes_received) {
-    out["bytes_received"] = *http.bytes_received;
-    out["bytes_sent"] = http.bytes_sent.value_or(0);
-  }
-  if (http.idle_ms) {
-    out["idle_ms"] = *http.idle_ms;
-  }
-  return out;
-}
-
-json rate_json(const RateSample& sample) {
-  json out;
-  add_timing(out, sample);
-  out["bytes"] = sample.bytes;
-  out["rate"] = sample.rate ? json(std::round(*sample.rate)) : json(nullptr);
-  if (sample.body_stop) {
-    out["body_stop"] = *sample.body_stop;
-  }
-  return out;
-}
-
-json throughput_json(const ThroughputObservation& throughput) {
-  json out = {{"not_tested", optional_json(throughput.not_tested)}};
-  const std::pair<const char*, const std::optional<RateSample>*> parts[] = {
-      {"sample", &throughput.sample},
-      {"handshake", &throughput.handshake},
-      {"decoy_handshake", &throughput.decoy_handshake},
-      {"decoy_sample", &throughput.decoy_sample}};
-  for (const auto& [name, part] : parts) {
-    out[name] = *part ? rate_json(**part) : json(nullptr);
-  }
-  return out;
-}
-
-json endpoint_json(const EndpointObservation& endpoint) {
-  json out = {
-      {"address", endpoint.address},
-      {"port", endpoint.port},
-      {"family", endpoint.family},
-      {"sources", endpoint.sources},
-      {"not_tested", optional_json(endpoint.not_tested)},
-      {"tcp", nullptr},
-      {"tls", nullptr},
-      {"http", nullptr},
-      {"stun", nullptr},
-      {"decoy_tls", nullptr},
-      {"retest", nullptr},
-      {"residual", endpoint.residual},
-  };
-  if (endpoint.decoy_tls) {
-    out["decoy_tls"] = tls_json(*endpoint.decoy_tls);
-  }
-  if (endpoint.retest) {
-    json retest;
-    add_timing(retest, *endpoint.retest);
-    retest["step"] = endpoint.retest->step;
-    if (endpoint.retest->budget_ms) {
-      retest["budget_ms"] = *endpoint.retest->budget_ms;
-    }
-    out["retest"] = retest;
-  }
-  if (endpoint.tcp) {
-    json tcp;
-    add_timing(tcp, *endpoint.tcp);
-    out["tcp"] = tcp;
-  }
-  if (endpoint.tls) {
-    out["tls"] = tls_json(*endpoint.tls);
-  }
-  if (endpoint.http) {
-    out["http"] = http_json(*endpoint.http);
-  }
-  if (endpoint.throughput) {
-    out["throughput"] = throughput_json(*endpoint.throughput);
-  }
-  if (endpoint.stun) {
-    json stun;
-    add_timing(stun, *endpoint.stun);
-    out["stun"] = stun;
-  }
-  return out;
-}
-
-json verdict_json(const std::optional<Verdict>& verdict) {
-  if (!verdict) {
-    return nullptr;
-  }
-  return {
-      {"status", to_string(verdict->status)},
-      {"method", optional_json(verdict->method)},
-      {"methods", verdict->methods},
-      {"signatures", signature_names(verdict->signatures)},
-      {"detail", verdict->detail},
-      {"evidence", verdict->evidence},
-  };
-}
-
-json result_json(const TargetResult& result, const std::optional<Verdict>& verdict) {
-  const Target& target = result.target;
-  json paths = json::object();
-  for (const auto& [name, observations] : result.paths) {
-    json queries = json::array();
-    for (const auto& query : observations.queries) {
-      queries.push_back(query_json(query));
-    }
-    json endpoints = json::array();
-    for (const auto& endpoint : observations.endpoints) {
-      endpoints.push_back(endpoint_json(endpoint));
-    }
-    paths[name] = {{"queries", queries}, {"endpoints", endpoints}};
-  }
-  const std::string url = target.url();
-  return {
-      {"app", target.app},
-      {"host", target.host},
-      {"port", optional_json(target.port)},
-      {"kind", to_string(target.kind)},
-      {"url", url.empty() ? json(nullptr) : json(url)},
-      {"paths", paths},
-      {"verdict", verdict_json(verdict)},
-      {"cut", json::array()},
-  };
-}
-
-}  // namespace
-
-json target_result_json(const TargetResult& result) { return result_json(result, result.verdict); }
-
-json target_result_json(const TargetResult& result, const Verdict& verdict) { return result_json(result, verdict); }
+json target_result_json(const TargetResult& result, const Verdict& verdict) { return result_to_json(result, verdict); }
 
 json apps_of_results(const json& results) {
   json apps = json::object();
@@ -364,7 +150,7 @@ json frame_json(const Report& report, json apps) {
 json to_json(const Report& report) {
   json results_json = json::array();
   for (const TargetResult* result : sorted_results(report)) {
-    results_json.push_back(result_json(*result, result->verdict));
+    results_json.push_back(result_to_json(*result, result->verdict));
   }
   json out = frame_json(report, apps_of_results(results_json));
   out["results"] = std::move(results_json);
@@ -423,7 +209,7 @@ std::string streamed_text(const Report& report) {
   const std::vector<const TargetResult*> results = sorted_results(report);
   json summaries = json::array();  // what apps_of_results reads of each result
   for (const TargetResult* result : results) {
-    summaries.push_back({{"app", result->target.app}, {"verdict", verdict_json(result->verdict)}});
+    summaries.push_back({{"app", result->target.app}, {"verdict", verdict_to_json(result->verdict)}});
   }
   json frame = frame_json(report, apps_of_results(summaries));
   summaries = json();
@@ -439,7 +225,7 @@ std::string streamed_text(const Report& report) {
   }
   std::string array = "[";
   for (std::size_t i = 0; i < results.size(); ++i) {
-    json one = result_json(*results[i], results[i]->verdict);
+    json one = result_to_json(*results[i], results[i]->verdict);
     if (report.scrubber) {
       report.scrubber->scrub(one);
     }
