@@ -2,8 +2,6 @@
 
 #include <malloc.h>
 
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -18,14 +16,12 @@
 #include "dns/dns_message.hpp"
 #include "engine/scheduler.hpp"
 #include "model/steps.hpp"
-#include "dns/doh_resolver.hpp"
-#include "dns/stream_resolver.hpp"
 #include "steps/transfer_workers.hpp"
 #include "net/curl_multi.hpp"
 #include "net/curl_path.hpp"
 #include "net/proxy_tunnel.hpp"
-#include "net/socket_address.hpp"
 #include "net/stream_connect.hpp"
+#include "path/carriage.hpp"
 #include "path/egress.hpp"
 #include "steps/ca_bundle.hpp"
 #include "steps/stun.hpp"
@@ -34,17 +30,6 @@
 #include "targets/host.hpp"
 
 namespace probe {
-
-bool has_route(int family) {
-  const int fd = ::socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    return false;
-  }
-  const auto target = socket_address(family == AF_INET ? "192.0.2.1" : "2001:db8::1", 9);
-  const bool routed = ::connect(fd, target->get(), target->length) == 0;
-  ::close(fd);
-  return routed;
-}
 
 namespace {
 
@@ -58,37 +43,20 @@ std::size_t transfer_threads(const std::vector<Target>& targets, const RunSettin
   return any ? settings.transfer_threads : 0;
 }
 
-// One path during a run: how its steps and its DNS are carried, and what it has shown so far.
-struct PathRuntime {
+// One path during a run: how its steps and its DNS are carried (path/carriage.hpp), and what it
+// has shown so far.
+struct PathRuntime : PathCarriage {
   PathSpec spec;
   int timeout_ms = 5000;
-  StreamConnector connector;
-  CurlPath curl;
-  std::string bind_device;  // interface paths
-  bool ipv6 = true;         // whether the path can carry IPv6 (a proxy is asked; it says)
-  std::vector<std::unique_ptr<Resolver>> resolvers;
   Scheduler scheduler;
   PathHealth health;
 
-  PathRuntime(PathSpec path, int timeout, std::size_t concurrency, std::size_t per_address)
-      : spec(std::move(path)), timeout_ms(timeout), scheduler(concurrency, per_address) {
+  PathRuntime(PathSpec path, int timeout, std::size_t concurrency, std::size_t per_address, PathCarriage carriage)
+      : PathCarriage(std::move(carriage)), spec(std::move(path)), timeout_ms(timeout),
+        scheduler(concurrency, per_address) {
     health.name = spec.name;
   }
 };
-
-ProxyEndpoint proxy_endpoint(const PathSpec& spec) {
-  ProxyEndpoint proxy;
-  proxy.kind = spec.kind == PathKind::http_proxy ? ProxyKind::http_connect : ProxyKind::socks5;
-  proxy.address = spec.proxy_address;
-  proxy.port = spec.proxy_port;
-  proxy.username = spec.username;
-  proxy.password = spec.password;
-  return proxy;
-}
-
-std::string host_for_url(const std::string& address) {
-  return address.find(':') != std::string::npos ? "[" + address + "]" : address;
-}
 
 // The run: everything the callbacks of one measure_paths() call share.
 class Run {
@@ -216,99 +184,25 @@ public:
   }
 
 private:
-  // Every resolver is paced: a burst of queries to one server never goes past what it (a home
-  // router's dnsmasq) and the socket's receive buffer take, whatever --concurrency says.
-  // A server silent for an eighth of the step timeout after the first query is not held to the
-  // window (dead or blocked: nothing comes back to overflow), so a dead resolver still costs one
-  // timeout per try, not one per window of queries. Working servers answer in milliseconds.
-  // `tries` > 1: the pacer retries lost queries itself, under its window (UDP servers, whose
-  // resolver is then given one try).
-  std::unique_ptr<Resolver> paced(std::unique_ptr<Resolver> resolver, int timeout_ms, int tries = 1) {
-    return std::make_unique<PacedResolver>(m_loop, std::move(resolver), m_settings.resolver_inflight,
-                                           Millis(timeout_ms), m_run_start, tries);
-  }
-  static DnsSettings one_try(DnsSettings dns) {
-    dns.tries = 1;
-    return dns;
+  ResolverContext resolver_context() {
+    return ResolverContext{m_loop,     m_curl,           m_bogons,
+                           m_run_start, m_settings.resolver_inflight, m_settings.tries,
+                           m_ca_bundle ? m_ca_bundle->path() : std::string()};
   }
 
   void add_direct_path() {
     PathSpec spec;
     spec.name = "direct";
-    auto path = std::make_unique<PathRuntime>(spec, m_settings.timeout_ms, m_settings.concurrency,
-                                              m_settings.per_address);
-    path->connector = plain_connector(m_loop);
-    path->ipv6 = has_route(AF_INET6);
-    DnsSettings dns;
-    dns.timeout_ms = m_settings.timeout_ms;
-    dns.tries = m_settings.tries;
-    for (const ResolverSpec& resolver : m_settings.resolvers) {
-      path->resolvers.push_back(paced(std::make_unique<DnsResolver>(m_loop, resolver, one_try(dns), m_bogons, m_run_start),
-                                      dns.timeout_ms, dns.tries));
-    }
-    DnsSettings probe_dns = dns;
-    probe_dns.tries = 1;  // silence is the expected answer: waiting once is enough
-    for (ResolverSpec resolver : m_settings.injection_probes) {
-      resolver.injection = true;
-      resolver.system = false;
-      path->resolvers.push_back(
-          paced(std::make_unique<DnsResolver>(m_loop, resolver, probe_dns, m_bogons, m_run_start), dns.timeout_ms));
-    }
-    m_paths.push_back(std::move(path));
+    m_paths.push_back(std::make_unique<PathRuntime>(
+        spec, m_settings.timeout_ms, m_settings.concurrency, m_settings.per_address,
+        direct_carriage(resolver_context(), m_settings.timeout_ms, m_settings.resolvers, m_settings.injection_probes)));
   }
 
   void add_control_path(const ControlSettings& control) {
-    auto path = std::make_unique<PathRuntime>(control.spec, control.timeout_ms, control.concurrency,
-                                              m_settings.per_address);
-    DnsSettings dns;
-    dns.timeout_ms = control.timeout_ms;
-    dns.tries = m_settings.tries;
-    const PathSpec& spec = path->spec;
-    if (spec.kind == PathKind::interface) {
-      path->bind_device = spec.interface;
-      path->connector = plain_connector(m_loop, spec.interface);
-      path->curl.interface = spec.interface;
-      path->ipv6 = egress_interface("2001:db8::1", spec.interface).has_value();
-    } else {
-      path->connector = tunnel_connector(m_loop, proxy_endpoint(spec));
-      // Transfers are pinned to an address with CONNECT_TO, so the proxy is only ever asked for
-      // addresses: plain socks5 whatever the user wrote (socks5h matters for DoH's name only).
-      const std::string host = host_for_url(spec.proxy_address) + ":" + std::to_string(spec.proxy_port);
-      path->curl.proxy = (spec.kind == PathKind::http_proxy ? "http://" : "socks5://") + host;
-      path->curl.proxy_username = spec.username;
-      path->curl.proxy_password = spec.password;
-    }
-    if (!control.doh_url.empty()) {
-      CurlPath doh_path = path->curl;
-      if (spec.kind == PathKind::socks5h || spec.kind == PathKind::socks5) {
-        // The proxy resolves the DoH server's name: nothing is asked on the direct path.
-        doh_path.proxy = "socks5h://" + host_for_url(spec.proxy_address) + ":" + std::to_string(spec.proxy_port);
-      }
-      DohServer server;
-      server.url = control.doh_url;
-      server.path = doh_path;
-      if (!control.doh_address.empty()) {
-        server.address = control.doh_address;
-      }
-      server.ca_bundle = m_ca_bundle ? m_ca_bundle->path() : std::string();
-      path->resolvers.push_back(
-          paced(std::make_unique<DohResolver>(m_loop, m_curl, server, dns, m_bogons, m_run_start), dns.timeout_ms));
-    } else {
-      for (ResolverSpec resolver : control.resolvers) {
-        resolver.system = false;
-        if (spec.kind == PathKind::interface) {
-          resolver.bind_device = spec.interface;
-          path->resolvers.push_back(paced(
-              std::make_unique<DnsResolver>(m_loop, resolver, one_try(dns), m_bogons, m_run_start), dns.timeout_ms,
-              dns.tries));
-        } else {
-          path->resolvers.push_back(paced(std::make_unique<StreamResolver>(m_loop, path->connector, resolver, dns,
-                                                                           m_bogons, m_run_start, "tcp:"),
-                                                        dns.timeout_ms));
-        }
-      }
-    }
-    m_paths.push_back(std::move(path));
+    m_paths.push_back(std::make_unique<PathRuntime>(
+        control.spec, control.timeout_ms, control.concurrency, m_settings.per_address,
+        control_carriage(resolver_context(), control.spec, control.timeout_ms, control.resolvers, control.doh_url,
+                         control.doh_address)));
   }
 
   // Start-up checks of the control paths, on the loop alongside the measurements: a proxy must

@@ -102,8 +102,4 @@ Measurement measure_paths(const std::vector<Target>& targets, const RunSettings&
 std::vector<TargetResult> measure(const std::vector<Target>& targets, const RunSettings& settings,
                                   MonoTime run_start);
 
-// Whether this host has a route for the address family (4 or 6): a UDP connect to a
-// documentation address, which looks the route up and sends nothing.
-bool has_route(int family);
-
 }  // namespace probe
