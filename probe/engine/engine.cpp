@@ -82,76 +82,16 @@ public:
     }
   }
 
+  // The run's phases, in order: the paths' start-up checks and the first attempt at every target
+  // (DNS on every path, then each address over every path), the re-tests, the throughput samples
+  // of the suspects, then the observations handed back.
   Measurement run() {
     check_paths();
     for (std::size_t i = 0; i < m_targets.size(); ++i) {
-      m_results[i].target = m_targets[i];
-      for (const auto& path : m_paths) {
-        m_results[i].paths[path->spec.name] = PathObservations{};
-      }
-      if (is_ip_literal(m_targets[i].host)) {
-        add_endpoints(i, {{m_targets[i].host, {}}});
-        continue;
-      }
-      if (std::all_of(m_paths.begin(), m_paths.end(), [](const auto& path) { return path->resolvers.empty(); })) {
-        target_finished(i);  // no resolver on any path: nothing to ask, nothing to connect to
-        continue;
-      }
-      for (const auto& path : m_paths) {
-        for (const auto& resolver : path->resolvers) {
-          for (const std::uint16_t type : {k_type_a, k_type_aaaa}) {
-            ++m_pending_queries[i];
-            PathRuntime* on = path.get();
-            Resolver* channel = resolver.get();
-            on->scheduler.add("", [this, i, on, channel, type](std::function<void()> done) {
-              const Target& target = m_targets[i];
-              channel->query(target.host, type, target.bogon_expected, [this, i, on, done](DnsQuery query) {
-                if (m_interrupted) {
-                  return;  // the run stopped (this is a resolver being torn down): nothing is recorded
-                }
-                if (!query.failure) {
-                  ++on->health.successes;
-                }
-                m_results[i].paths[on->spec.name].queries.push_back(std::move(query));
-                if (--m_pending_queries[i] == 0) {
-                  add_endpoints(i, addresses_of(i));
-                }
-                done();
-              });
-            });
-          }
-        }
-      }
+      start_target(i);
     }
-    if (m_settings.stop_fd >= 0) {
-      // Passive: it does not keep the loop running once the work is done. The signal is left
-      // queued for the caller to read (which one it was decides the exit code).
-      m_loop.watch_passive(m_settings.stop_fd, EventLoop::k_readable, [this](int, std::uint32_t) {
-        m_interrupted = true;
-        m_loop.stop();
-      });
-    }
-    for (const auto& path : m_paths) {
-      path->scheduler.pump();
-    }
-    m_loop.run();
-    measure_load();
-    // The follow-up phase, once every first attempt is in, at low concurrency (lower still when a
-    // path is overrun). First the control paths' timed-out steps of targets that failed on every
-    // path (so that what control got through is known before direct is judged by it); then each
-    // failing direct step that a control path got through, and direct's timed-out steps of the
-    // targets that failed everywhere. A burst of failures can be congestion; a censor, or a site
-    // that is down, fails them again.
-    if (std::any_of(m_paths.begin(), m_paths.end(), [](const auto& path) { return path->health.congestion.overrun; })) {
-      m_retests.set_limit(m_settings.congested_retest_concurrency);
-    }
-    for (const bool control : {true, false}) {
-      schedule_retests(control, m_interrupted);
-      if (!m_interrupted) {
-        m_retests.pump();
-        m_loop.run();
-      }
-    }
+    first_phase();
+    retest_phase();
     measure_congestion();
     if (m_settings.throughput && !m_interrupted) {
       schedule_throughput();
@@ -170,7 +110,89 @@ public:
         report_done(i);
       }
     }
+    return measurement();
+  }
 
+private:
+  // A target's observations on every path, and its DNS queued on every path's resolvers (an IP
+  // literal goes straight to its endpoints; with no resolver anywhere it is finished).
+  void start_target(std::size_t i) {
+    m_results[i].target = m_targets[i];
+    for (const auto& path : m_paths) {
+      m_results[i].paths[path->spec.name] = PathObservations{};
+    }
+    if (is_ip_literal(m_targets[i].host)) {
+      add_endpoints(i, {{m_targets[i].host, {}}});
+      return;
+    }
+    if (std::all_of(m_paths.begin(), m_paths.end(), [](const auto& path) { return path->resolvers.empty(); })) {
+      target_finished(i);  // no resolver on any path: nothing to ask, nothing to connect to
+      return;
+    }
+    for (const auto& path : m_paths) {
+      for (const auto& resolver : path->resolvers) {
+        for (const std::uint16_t type : {k_type_a, k_type_aaaa}) {
+          ++m_pending_queries[i];
+          PathRuntime* on = path.get();
+          Resolver* channel = resolver.get();
+          on->scheduler.add("", [this, i, on, channel, type](std::function<void()> done) {
+            const Target& target = m_targets[i];
+            channel->query(target.host, type, target.bogon_expected, [this, i, on, done](DnsQuery query) {
+              if (m_interrupted) {
+                return;  // the run stopped (this is a resolver being torn down): nothing is recorded
+              }
+              if (!query.failure) {
+                ++on->health.successes;
+              }
+              m_results[i].paths[on->spec.name].queries.push_back(std::move(query));
+              if (--m_pending_queries[i] == 0) {
+                add_endpoints(i, addresses_of(i));
+              }
+              done();
+            });
+          });
+        }
+      }
+    }
+  }
+
+  // Every first attempt, until the loop has nothing left (or the stop signal came).
+  void first_phase() {
+    if (m_settings.stop_fd >= 0) {
+      // Passive: it does not keep the loop running once the work is done. The signal is left
+      // queued for the caller to read (which one it was decides the exit code).
+      m_loop.watch_passive(m_settings.stop_fd, EventLoop::k_readable, [this](int, std::uint32_t) {
+        m_interrupted = true;
+        m_loop.stop();
+      });
+    }
+    for (const auto& path : m_paths) {
+      path->scheduler.pump();
+    }
+    m_loop.run();
+    measure_load();
+  }
+
+  // The follow-up phase, once every first attempt is in, at low concurrency (lower still when a
+  // path is overrun). First the control paths' timed-out steps of targets that failed on every
+  // path (so that what control got through is known before direct is judged by it); then each
+  // failing direct step that a control path got through, and direct's timed-out steps of the
+  // targets that failed everywhere. A burst of failures can be congestion; a censor, or a site
+  // that is down, fails them again.
+  void retest_phase() {
+    if (std::any_of(m_paths.begin(), m_paths.end(), [](const auto& path) { return path->health.congestion.overrun; })) {
+      m_retests.set_limit(m_settings.congested_retest_concurrency);
+    }
+    for (const bool control : {true, false}) {
+      schedule_retests(control, m_interrupted);
+      if (!m_interrupted) {
+        m_retests.pump();
+        m_loop.run();
+      }
+    }
+  }
+
+  Measurement measurement() {
     Measurement out;
     out.interrupted = m_interrupted;
     for (auto& result : m_results) {
@@ -183,7 +205,6 @@ public:
     return out;
   }
 
-private:
   ResolverContext resolver_context() {
     return ResolverContext{m_loop,     m_curl,           m_bogons,
                            m_run_start, m_settings.resolver_inflight, m_settings.tries,
