@@ -10,6 +10,8 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <map>
+#include <memory>
 #include <stdexcept>
 
 #include "core/digest.hpp"
@@ -172,6 +174,20 @@ struct DnsResolver::Impl {
     MonoTime started;
     Callback callback;
   };
+  // Queries that failed before they could be sent (a name no query can carry): completed from
+  // the loop, never from inside query(), as every resolver's are (dns/resolver.hpp).
+  std::map<Pending*, std::pair<EventLoop::TimerId, std::unique_ptr<Pending>>> deferred;
+
+  void complete_later(std::unique_ptr<Pending> pending) {
+    Pending* key = pending.get();
+    const EventLoop::TimerId id = loop.add_timer(Millis(0), [this, key]() {
+      const auto found = deferred.find(key);
+      std::unique_ptr<Pending> done = std::move(found->second.second);
+      deferred.erase(found);
+      done->callback(std::move(done->query));
+    });
+    deferred.emplace(key, std::make_pair(id, std::move(pending)));
+  }
 
   Impl(EventLoop& event_loop, ResolverSpec resolver, const DnsSettings& dns_settings, const BogonTable& table,
        MonoTime start)
@@ -333,6 +349,14 @@ DnsResolver::~DnsResolver() {
   if (m_impl->timer) {
     m_impl->loop.cancel_timer(*m_impl->timer);
   }
+  // A query that failed before it was sent, not yet delivered: interrupted, as the others.
+  auto deferred = std::move(m_impl->deferred);
+  for (auto& item : deferred) {
+    auto& [timer, pending] = item.second;
+    m_impl->loop.cancel_timer(timer);
+    pending->query.failure = failure_from_ares(ARES_EDESTRUCTION);
+    pending->callback(std::move(pending->query));
+  }
   // Destroying the channel completes every pending query with ARES_EDESTRUCTION ("interrupted").
   ares_channel channel = m_impl->channel;
   m_impl->channel = nullptr;
@@ -362,7 +386,7 @@ void DnsResolver::query(const std::string& name, std::uint16_t type, bool bogon_
   const int rc = ares_create_query(name.c_str(), 1 /* IN */, type, id, 1, &packet, &length, 0);
   if (rc != ARES_SUCCESS) {
     pending->query.failure = failure_from_ares(rc);
-    pending->callback(std::move(pending->query));
+    m_impl->complete_later(std::move(pending));
     return;
   }
   ares_send(m_impl->channel, packet, length, &Impl::on_reply, pending.release());
