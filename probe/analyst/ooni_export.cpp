@@ -17,34 +17,15 @@ namespace {
 
 using nlohmann::json;
 
-const json& items(const json& object, const char* key) {
-  static const json empty = json::array();
-  const auto found = object.find(key);
-  return found != object.end() && found->is_array() ? *found : empty;
-}
-
-// The path's raw observations in the result's JSON (read with model/report_json.hpp first, so
-// every field has its type), or nullptr when the path did not measure it.
-const json* path_observations(const json& result, const std::string& path) {
-  const auto paths = result.find("paths");
-  if (paths == result.end() || !paths->is_object()) {
-    return nullptr;
-  }
-  const auto found = paths->find(path);
-  return found != paths->end() && found->is_object() ? &*found : nullptr;
-}
-
 json value_or_null(const json& object, const char* key) {
   const auto found = object.find(key);
   return found != object.end() ? *found : json();
 }
 
-// Seconds since the measurement's start (OONI's t0 and t), from a step's t0_ms and duration_ms
-// relative to the run's start, less the measurement's offset.
-double seconds_since(const json& step, double offset_s, bool end) {
-  const double t0 = step.value("t0_ms", 0.0) / 1000.0;
-  const double duration = end ? step.value("duration_ms", 0.0) / 1000.0 : 0.0;
-  return std::round((t0 + duration - offset_s) * 1e6) / 1e6;
+// Seconds since the measurement's start (OONI's t0 and t): a step's t0_ms plus `duration_ms`
+// (0 for its start), relative to the run's start, less the measurement's offset.
+double seconds_since(double t0_ms, double duration_ms, double offset_s) {
+  return std::round((t0_ms / 1000.0 + duration_ms / 1000.0 - offset_s) * 1e6) / 1e6;
 }
 
 std::string resolver_address(const std::string& label) {
@@ -72,93 +53,85 @@ std::string host_port(const std::string& address, long long port) {
                                                 : address + ":" + std::to_string(port);
 }
 
-// df-002, df-005, df-006 and df-001 lists for one path.
-json network_keys(const json& result, const std::string& path, double offset_s) {
+json failure_json(const std::optional<FailureInfo>& failure) { return failure ? json(failure->str()) : json(); }
+
+// df-002, df-005, df-006 and df-001 lists for one path's observations of `result`; `url` is the
+// result's (null for targets without one).
+json network_keys(const TargetResult& result, const std::string& path, const json& url, double offset_s) {
   json keys = {{"queries", json::array()}, {"tcp_connect", json::array()}, {"tls_handshakes", json::array()},
                {"requests", json::array()}};
-  const json* observed = path_observations(result, path);
-  if (observed == nullptr) {
+  const auto found = result.paths.find(path);
+  if (found == result.paths.end()) {
     return keys;
   }
-  const std::string host = result.value("host", "");
+  const PathObservations& observed = found->second;
+  const std::string& host = result.target.host;
   long long transaction = 0;
-  for (const json& query : items(*observed, "queries")) {
-    const std::string label = query.value("resolver", "");
+  for (const DnsQuery& query : observed.queries) {
     json answers = json::array();
-    for (const json& answer : items(query, "answers")) {
-      const std::string type = answer.value("type", "");
-      json out = {{"answer_type", type}, {"ttl", value_or_null(answer, "ttl")}};
-      if (type == "A") {
-        out["ipv4"] = answer.value("value", "");
-      } else if (type == "AAAA") {
-        out["ipv6"] = answer.value("value", "");
-      } else {
-        out["hostname"] = answer.value("value", "");
-      }
+    for (const DnsAnswer& answer : query.answers) {
+      json out = {{"answer_type", answer.type}, {"ttl", answer.ttl}};
+      out[answer.type == "A" ? "ipv4" : answer.type == "AAAA" ? "ipv6" : "hostname"] = answer.value;
       answers.push_back(std::move(out));
     }
     keys["queries"].push_back({{"answers", answers},
-                               {"engine", engine_of(label)},
-                               {"failure", value_or_null(query, "failure")},
+                               {"engine", engine_of(query.resolver)},
+                               {"failure", failure_json(query.failure)},
                                {"hostname", host},
-                               {"query_type", query.value("type", "")},
-                               {"raw_response", query.value("raw_base64", "")},
-                               {"resolver_address", resolver_address(label)},
+                               {"query_type", query.type},
+                               {"raw_response", query.raw_base64},
+                               {"resolver_address", resolver_address(query.resolver)},
                                {"resolver_hostname", nullptr},
                                {"resolver_port", nullptr},
-                               {"t0", seconds_since(query, offset_s, false)},
-                               {"t", seconds_since(query, offset_s, true)},
+                               {"t0", seconds_since(query.t0_ms, 0, offset_s)},
+                               {"t", seconds_since(query.t0_ms, query.duration_ms, offset_s)},
                                {"transaction_id", ++transaction}});
   }
-  for (const json& endpoint : items(*observed, "endpoints")) {
+  for (const EndpointObservation& endpoint : observed.endpoints) {
     ++transaction;
-    const std::string address = endpoint.value("address", "");
-    const long long port = endpoint.value("port", 0LL);
-    const json tcp = value_or_null(endpoint, "tcp");
-    if (tcp.is_object()) {
+    const std::string& address = endpoint.address;
+    const long long port = endpoint.port;
+    if (endpoint.tcp) {
+      const TcpObservation& tcp = *endpoint.tcp;
       keys["tcp_connect"].push_back({{"ip", address},
                                      {"port", port},
-                                     {"status", {{"failure", value_or_null(tcp, "failure")},
-                                                 {"success", value_or_null(tcp, "failure").is_null()}}},
-                                     {"t0", seconds_since(tcp, offset_s, false)},
-                                     {"t", seconds_since(tcp, offset_s, true)},
+                                     {"status", {{"failure", failure_json(tcp.failure)}, {"success", !tcp.failure}}},
+                                     {"t0", seconds_since(tcp.t0_ms, 0, offset_s)},
+                                     {"t", seconds_since(tcp.t0_ms, tcp.duration_ms, offset_s)},
                                      {"transaction_id", transaction}});
     }
-    for (const char* which : {"decoy_tls", "tls"}) {
-      const json tls = value_or_null(endpoint, which);
-      if (!tls.is_object()) {
+    for (const bool decoy : {true, false}) {
+      const std::optional<TlsObservation>& handshake = decoy ? endpoint.decoy_tls : endpoint.tls;
+      if (!handshake) {
         continue;
       }
-      const bool decoy = std::string(which) == "decoy_tls";
+      const TlsObservation& tls = *handshake;
       // Our chain records each certificate's subject, issuer and digest, not its DER bytes.
       keys["tls_handshakes"].push_back({{"address", host_port(address, port)},
-                                        {"cipher_suite", tls["cipher"].is_string() ? tls["cipher"] : json("")},
-                                        {"failure", value_or_null(tls, "failure")},
-                                        {"negotiated_protocol", tls["alpn"].is_string() ? tls["alpn"] : json("")},
+                                        {"cipher_suite", tls.cipher.value_or("")},
+                                        {"failure", failure_json(tls.failure)},
+                                        {"negotiated_protocol", tls.alpn.value_or("")},
                                         {"no_tls_verify", decoy},
                                         {"peer_certificates", json::array()},
-                                        {"server_name", tls.value("sni", "")},
+                                        {"server_name", tls.sni},
                                         {"tags", decoy ? json::array({"decoy_sni"}) : json::array()},
-                                        {"t0", seconds_since(tls, offset_s, false)},
-                                        {"t", seconds_since(tls, offset_s, true)},
-                                        {"tls_version", tls["version"].is_string() ? tls["version"] : json("")},
+                                        {"t0", seconds_since(tls.t0_ms, 0, offset_s)},
+                                        {"t", seconds_since(tls.t0_ms, tls.duration_ms, offset_s)},
+                                        {"tls_version", tls.version.value_or("")},
                                         {"transaction_id", transaction}});
     }
-    const json http = value_or_null(endpoint, "http");
-    if (http.is_object()) {
+    if (endpoint.http) {
+      const HttpObservation& http = *endpoint.http;
       json headers_list = json::array();
       json headers = json::object();
-      for (const json& pair : items(http, "headers")) {
-        if (pair.is_array() && pair.size() == 2) {
-          headers_list.push_back(pair);
-          if (!headers.contains(pair[0].get<std::string>())) {
-            headers[pair[0].get<std::string>()] = pair[1];
-          }
+      for (const auto& [name, value] : http.headers) {
+        headers_list.push_back(json::array({name, value}));
+        if (!headers.contains(name)) {
+          headers[name] = value;
         }
       }
-      const bool responded = http["status"].is_number_integer();
       keys["requests"].push_back(
-          {{"failure", value_or_null(http, "failure")},
+          {{"failure", failure_json(http.failure)},
            {"request", {{"body", ""},
                         {"body_is_truncated", false},
                         {"headers", json::object()},
@@ -166,15 +139,15 @@ json network_keys(const json& result, const std::string& path, double offset_s) 
                         {"method", "GET"},
                         {"tor", {{"exit_ip", nullptr}, {"exit_name", nullptr}, {"is_tor", false}}},
                         {"x_transport", "tcp"},
-                        {"url", value_or_null(result, "url")}}},
+                        {"url", url}}},
            {"response", {{"body", ""},  // we keep the body's length and digest, not its bytes
-                         {"body_is_truncated", http.value("body_truncated", false)},
-                         {"code", responded ? http["status"] : json(0)},
+                         {"body_is_truncated", http.body_truncated},
+                         {"code", http.status.value_or(0)},
                          {"headers", headers},
                          {"headers_list", headers_list}}},
            {"address", host_port(address, port)},
-           {"t0", seconds_since(http, offset_s, false)},
-           {"t", seconds_since(http, offset_s, true)},
+           {"t0", seconds_since(http.t0_ms, 0, offset_s)},
+           {"t", seconds_since(http.t0_ms, http.duration_ms, offset_s)},
            {"transaction_id", transaction}});
     }
   }
@@ -243,11 +216,12 @@ std::vector<json> ooni_measurements(const LoadedReport& report, const OoniOption
     ++index;
     const long long offset = start_offset_s(typed);
     const double offset_s = static_cast<double>(offset);
-    json keys = network_keys(result, "direct", offset_s);
+    const json url = value_or_null(result, "url");
+    json keys = network_keys(typed, "direct", url, offset_s);
     json controls = json::object();
     for (const std::string& path : path_names(typed)) {
       if (path != "direct") {
-        controls[path] = network_keys(result, path, offset_s);
+        controls[path] = network_keys(typed, path, url, offset_s);
       }
     }
     keys["agent"] = "agent";  // redirects are recorded, never followed
