@@ -62,6 +62,19 @@ json query_json(const DnsQuery& query) {
   };
 }
 
+// What the connection carried on the wire and how long it then sat idle, on the step that ended
+// it: TLS (a handshake-only step) and HTTP observations record the same fields.
+template <typename Step>
+void add_wire(json& out, const Step& step) {
+  if (step.bytes_received) {
+    out["bytes_received"] = *step.bytes_received;
+    out["bytes_sent"] = step.bytes_sent.value_or(0);
+  }
+  if (step.idle_ms) {
+    out["idle_ms"] = *step.idle_ms;
+  }
+}
+
 json tls_json(const TlsObservation& tls) {
   json out;
   add_timing(out, tls);
@@ -78,13 +91,7 @@ json tls_json(const TlsObservation& tls) {
   out["verify_error"] = optional_json(tls.verify_error);
   out["chain"] = chain;
   out["root"] = optional_json(tls.root);
-  if (tls.bytes_received) {
-    out["bytes_received"] = *tls.bytes_received;
-    out["bytes_sent"] = tls.bytes_sent.value_or(0);
-  }
-  if (tls.idle_ms) {
-    out["idle_ms"] = *tls.idle_ms;
-  }
+  add_wire(out, tls);
   return out;
 }
 
@@ -107,13 +114,7 @@ json http_json(const HttpObservation& http) {
   if (http.body_stop) {
     out["body_stop"] = *http.body_stop;
   }
-  if (http.bytes_received) {
-    out["bytes_received"] = *http.bytes_received;
-    out["bytes_sent"] = http.bytes_sent.value_or(0);
-  }
-  if (http.idle_ms) {
-    out["idle_ms"] = *http.idle_ms;
-  }
+  add_wire(out, http);
   return out;
 }
 
@@ -404,6 +405,16 @@ DnsQuery read_query(const json& value, const At& at) {
   return query;
 }
 
+// add_wire's fields read back.
+template <typename Step>
+void read_wire(const json& object, const At& at, Step& step) {
+  step.bytes_received = read_optional_count(object, "bytes_received", at);
+  if (step.bytes_received) {
+    step.bytes_sent = read_optional_count(object, "bytes_sent", at).value_or(0);
+  }
+  step.idle_ms = read_optional_number(object, "idle_ms", at);
+}
+
 TlsObservation read_tls(const json& value, const At& at) {
   const json& object = object_at(value, at);
   TlsObservation tls;
@@ -421,11 +432,7 @@ TlsObservation read_tls(const json& value, const At& at) {
                            read_string(cert, "sha256", here)};
   });
   tls.root = read_optional_string(object, "root", at);
-  tls.bytes_received = read_optional_count(object, "bytes_received", at);
-  if (tls.bytes_received) {
-    tls.bytes_sent = read_optional_count(object, "bytes_sent", at).value_or(0);
-  }
-  tls.idle_ms = read_optional_number(object, "idle_ms", at);
+  read_wire(object, at, tls);
   return tls;
 }
 
@@ -449,11 +456,7 @@ HttpObservation read_http(const json& value, const At& at) {
   http.body_truncated = read_bool(object, "body_truncated", at);
   http.body_stop = read_optional_string(object, "body_stop", at);
   http.bytes = read_optional_count(object, "bytes", at).value_or(0);
-  http.bytes_received = read_optional_count(object, "bytes_received", at);
-  if (http.bytes_received) {
-    http.bytes_sent = read_optional_count(object, "bytes_sent", at).value_or(0);
-  }
-  http.idle_ms = read_optional_number(object, "idle_ms", at);
+  read_wire(object, at, http);
   http.location = read_optional_string(object, "location", at);
   return http;
 }
