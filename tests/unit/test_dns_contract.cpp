@@ -15,6 +15,7 @@
 #include "net/curl_multi.hpp"
 #include "net/event_loop.hpp"
 #include "net/stream_connect.hpp"
+#include "support/bogons.hpp"
 #include "support/mock_dns.hpp"
 #include "support/net_fixture.hpp"
 #include "support/temp_dir.hpp"
@@ -25,17 +26,11 @@
 // nxdomain.test with NXDOMAIN and never answers silent.test.
 using namespace probe;
 using probe::test::count_entries;
+using probe::test::lab_bogons;
 using probe::test::MockDns;
 using probe::test::NetFixture;
 
 namespace {
-
-// The fixtures answer from documentation ranges, as the lab does; a lab run allows them.
-BogonTable lab_bogons() {
-  std::string problem;
-  return BogonTable({*parse_cidr("192.0.2.0/24", &problem), *parse_cidr("198.18.0.0/15", &problem),
-                     *parse_cidr("2001:db8::/32", &problem)});
-}
 
 struct Servers {
   MockDns dns;

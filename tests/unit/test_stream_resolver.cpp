@@ -11,21 +11,16 @@
 
 #include "dns/dns_message.hpp"
 #include "dns/stream_resolver.hpp"
+#include "support/bogons.hpp"
 #include "support/mock_dns.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace probe;
 using probe::test::count_entries;
+using probe::test::lab_bogons;
 using probe::test::MockDns;
 
 namespace {
-
-// The mock answers from documentation ranges, as the lab does; a lab run allows them.
-BogonTable lab_bogons() {
-  std::string problem;
-  return BogonTable({*parse_cidr("192.0.2.0/24", &problem), *parse_cidr("198.18.0.0/15", &problem),
-                     *parse_cidr("2001:db8::/32", &problem)});
-}
 
 ResolverSpec loopback_spec(std::uint16_t port) {
   ResolverSpec spec;
