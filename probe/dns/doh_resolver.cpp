@@ -1,6 +1,5 @@
 #include "dns/doh_resolver.hpp"
 
-#include <ares.h>
 #include <curl/curl.h>
 
 #include <algorithm>
@@ -8,7 +7,6 @@
 #include <stdexcept>
 #include <string_view>
 
-#include "core/digest.hpp"
 #include "dns/dns_message.hpp"
 #include "net/classify.hpp"
 #include "targets/host.hpp"
@@ -96,65 +94,14 @@ FailureInfo classify_doh_failure(const DohCurlOutcome& outcome) {
   return classify_curl_failure(failure).failure;
 }
 
-struct DohResolver::Impl {
-  // One query: a fresh easy handle per try (OS_ERRNO would otherwise carry over from the last).
-  struct Pending {
-    std::uint64_t key = 0;
-    DnsQuery query;
-    std::uint16_t type = 0;
-    bool bogon_expected = false;
-    Callback callback;
-    MonoTime started;
-    std::string wire;  // the query message, ID 0 (RFC 8484 section 4.1: better for HTTP caches)
-    CURL* easy = nullptr;
-    bool in_multi = false;
-    bool done = false;
-    int attempt = 0;
-    std::string reply;
-    bool reply_too_long = false;
-    // The last status line curl handed the header callback: when the CONNECT failed, its answer
-    // (curl passes the proxy's CONNECT head to it; the server never answered after a failed one).
-    std::optional<HttpStatusLine> last_status;
-    char error_buffer[CURL_ERROR_SIZE] = {};
-    std::optional<EventLoop::TimerId> timer;
+namespace {
 
-    Pending() = default;
-    Pending(const Pending&) = delete;
-    Pending& operator=(const Pending&) = delete;
-    ~Pending() { release_easy(); }
-    void release_easy() {
-      if (easy != nullptr) {
-        curl_easy_cleanup(easy);
-        easy = nullptr;
-      }
-    }
-  };
-  using PendingPtr = std::shared_ptr<Pending>;
-  using WeakPending = std::weak_ptr<Pending>;
-
-  EventLoop& loop;
-  CurlMulti& multi;
-  DohServer server;
-  DnsSettings settings;
-  const BogonTable& bogons;
-  MonoTime run_start;
-  std::string label;
-  std::string proxy_scheme;
-  Slist headers;
-  Slist connect_to;
-  std::uint64_t next_key = 1;
-  std::map<std::uint64_t, PendingPtr> active;
-
-  Impl(EventLoop& event_loop, CurlMulti& curl_multi, DohServer doh, const DnsSettings& dns_settings,
-       const BogonTable& table, MonoTime start)
-      : loop(event_loop),
-        multi(curl_multi),
-        server(std::move(doh)),
-        settings(dns_settings),
-        bogons(table),
-        run_start(start),
-        label("doh:" + server.url),
-        proxy_scheme(probe::proxy_scheme(server.path)) {
+// Carries tries as RFC 8484 POSTs on the run's CurlMulti: a fresh easy handle per try (OS_ERRNO
+// would otherwise carry over from the last), the HTTP checks here, the DNS reply to the lifecycle.
+class DohTransport : public DnsTransport {
+public:
+  DohTransport(CurlMulti& curl_multi, DohServer doh, int try_ms)
+      : multi(curl_multi), server(std::move(doh)), timeout_ms(try_ms), scheme(proxy_scheme(server.path)) {
     const DohUrl url = parse_doh_url(server.url);
     if (const auto problem = proxy_problem(server.path)) {
       throw std::invalid_argument("DoH " + server.url + ": " + *problem);
@@ -180,59 +127,95 @@ struct DohResolver::Impl {
     headers.reset(list);
   }
 
-  Millis try_timeout() const { return Millis(std::max(settings.timeout_ms, 1)); }
-  int max_attempts() const { return settings.tries > 1 ? 2 : 1; }
-
-  // Callbacks held by the loop or the multi run only while their query is in flight, which also
-  // means the resolver still exists: the destructor completes every query before it returns.
-  static PendingPtr live(const WeakPending& weak) {
-    PendingPtr pending = weak.lock();
-    return pending && !pending->done ? pending : nullptr;
-  }
-
-  void set_timer(const PendingPtr& pending, void (Impl::*action)(const PendingPtr&)) {
-    cancel_timer(pending);
-    pending->timer = loop.add_timer(Millis(0), [this, weak = WeakPending(pending), action]() {
-      if (PendingPtr current = live(weak)) {
-        current->timer.reset();
-        (this->*action)(current);
-      }
-    });
-  }
-
-  void cancel_timer(const PendingPtr& pending) {
-    if (pending->timer) {
-      loop.cancel_timer(*pending->timer);
-      pending->timer.reset();
+  ~DohTransport() override {
+    while (!active.empty()) {
+      cancel(active.begin()->first);
     }
   }
+
+  void on_done(TryDone callback) override { done = std::move(callback); }
+
+  void send(std::uint64_t key, const std::string& wire, int) override {
+    auto transfer = std::make_unique<Transfer>();
+    transfer->wire = wire;
+    transfer->easy = make_easy(*transfer);
+    if (transfer->easy == nullptr) {
+      done(key, TryOutcome::failed(FailureInfo{Failure::unknown_failure, "curl_easy_init failed"}, false));
+      return;
+    }
+    CURL* easy = transfer->easy;
+    active.emplace(key, std::move(transfer));
+    multi.add(easy, [this, key](CURL*, int code) { on_transfer_done(key, code); });
+  }
+
+  void cancel(std::uint64_t key) override {
+    const auto found = active.find(key);
+    if (found != active.end()) {
+      multi.cancel(found->second->easy);
+      active.erase(found);
+    }
+  }
+
+  std::uint16_t query_id() override { return 0; }  // RFC 8484 section 4.1: better for HTTP caches
+
+private:
+  struct Transfer {
+    std::string wire;
+    CURL* easy = nullptr;
+    std::string reply;
+    bool reply_too_long = false;
+    // The last status line curl handed the header callback: when the CONNECT failed, its answer
+    // (curl passes the proxy's CONNECT head to it; the server never answered after a failed one).
+    std::optional<HttpStatusLine> last_status;
+    char error_buffer[CURL_ERROR_SIZE] = {};
+
+    Transfer() = default;
+    Transfer(const Transfer&) = delete;
+    Transfer& operator=(const Transfer&) = delete;
+    ~Transfer() {
+      if (easy != nullptr) {
+        curl_easy_cleanup(easy);
+      }
+    }
+  };
+
+  CurlMulti& multi;
+  DohServer server;
+  int timeout_ms;
+  std::string scheme;  // the proxy's, empty without one
+  Slist headers;
+  Slist connect_to;
+  TryDone done;
+  std::map<std::uint64_t, std::unique_ptr<Transfer>> active;
+
+  Millis try_timeout() const { return Millis(std::max(timeout_ms, 1)); }
 
   static std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user) {
-    auto* pending = static_cast<Pending*>(user);
+    auto* transfer = static_cast<Transfer*>(user);
     const std::size_t length = size * count;
-    if (pending->reply.size() + length > k_max_reply) {
-      pending->reply_too_long = true;
+    if (transfer->reply.size() + length > k_max_reply) {
+      transfer->reply_too_long = true;
       return 0;  // stops the transfer with CURLE_WRITE_ERROR
     }
-    pending->reply.append(data, length);
+    transfer->reply.append(data, length);
     return length;
   }
 
   static std::size_t on_header(char* data, std::size_t size, std::size_t count, void* user) {
-    auto* pending = static_cast<Pending*>(user);
+    auto* transfer = static_cast<Transfer*>(user);
     const std::size_t length = size * count;
     const std::string_view line(data, length);
     if (line.starts_with("HTTP/")) {
       // "HTTP/2 200" (the server's, over HTTP/2) is not an HTTP/1.x line: it clears the last one.
-      pending->last_status = parse_status_line(line);
-      if (pending->last_status && pending->last_status->reason.size() > k_max_connect_reason) {
-        pending->last_status->reason.resize(k_max_connect_reason);
+      transfer->last_status = parse_status_line(line);
+      if (transfer->last_status && transfer->last_status->reason.size() > k_max_connect_reason) {
+        transfer->last_status->reason.resize(k_max_connect_reason);
       }
     }
     return length;
   }
 
-  CURL* make_easy(Pending& pending) const {
+  CURL* make_easy(Transfer& transfer) const {
     CURL* easy = curl_easy_init();
     if (easy == nullptr) {
       return nullptr;
@@ -248,17 +231,17 @@ struct DohResolver::Impl {
     curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
     // Wait for a connection that is being set up rather than open another: HTTP/2 multiplexes.
     curl_easy_setopt(easy, CURLOPT_PIPEWAIT, 1L);
-    curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, pending.error_buffer);
+    curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, transfer.error_buffer);
     curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, timeout);
     curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, timeout);
     curl_easy_setopt(easy, CURLOPT_POST, 1L);
-    curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE, static_cast<long>(pending.wire.size()));
-    curl_easy_setopt(easy, CURLOPT_POSTFIELDS, pending.wire.data());
+    curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE, static_cast<long>(transfer.wire.size()));
+    curl_easy_setopt(easy, CURLOPT_POSTFIELDS, transfer.wire.data());
     curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers.get());
-    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &Impl::on_body);
-    curl_easy_setopt(easy, CURLOPT_WRITEDATA, &pending);
-    curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, &Impl::on_header);
-    curl_easy_setopt(easy, CURLOPT_HEADERDATA, &pending);
+    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &DohTransport::on_body);
+    curl_easy_setopt(easy, CURLOPT_WRITEDATA, &transfer);
+    curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, &DohTransport::on_header);
+    curl_easy_setopt(easy, CURLOPT_HEADERDATA, &transfer);
     // As for the TLS steps: one CA file, no CApath (see tls_http.cpp).
     curl_easy_setopt(easy, CURLOPT_CAPATH, nullptr);
     if (!server.ca_bundle.empty()) {
@@ -267,154 +250,73 @@ struct DohResolver::Impl {
     return easy;
   }
 
-  void start_try(const PendingPtr& pending) {
-    ++pending->attempt;
-    pending->release_easy();
-    pending->reply.clear();
-    pending->reply_too_long = false;
-    pending->last_status.reset();
-    pending->error_buffer[0] = '\0';
-    pending->easy = make_easy(*pending);
-    if (pending->easy == nullptr) {
-      pending->query.failure = FailureInfo{Failure::unknown_failure, "curl_easy_init failed"};
-      set_timer(pending, &Impl::fail_at_start);  // this may be inside query()
+  void on_transfer_done(std::uint64_t key, int code) {
+    const auto found = active.find(key);
+    if (found == active.end()) {
       return;
     }
-    pending->in_multi = true;
-    multi.add(pending->easy, [this, weak = WeakPending(pending)](CURL*, int code) {
-      if (PendingPtr current = live(weak)) {
-        current->in_multi = false;
-        on_done(current, code);
-      }
-    });
+    const std::unique_ptr<Transfer> transfer = std::move(found->second);
+    active.erase(found);
+    done(key, outcome_of(*transfer, code));
   }
 
-  void on_done(const PendingPtr& pending, int code) {
-    CURL* easy = pending->easy;
+  TryOutcome outcome_of(const Transfer& transfer, int code) const {
     if (code == CURLE_ABORTED_BY_CALLBACK) {
-      pending->query.failure = FailureInfo{Failure::interrupted, ""};  // the multi went away
-      deliver(pending);
-      return;
+      return TryOutcome::failed(FailureInfo{Failure::interrupted, ""}, false);  // the multi went away
     }
-    if (code == CURLE_OK || (code == CURLE_WRITE_ERROR && pending->reply_too_long)) {
-      read_reply(pending);
-      deliver(pending);
-      return;
+    if (code == CURLE_OK || (code == CURLE_WRITE_ERROR && transfer.reply_too_long)) {
+      return read_reply(transfer);
     }
     DohCurlOutcome outcome;
     outcome.code = code;
-    curl_easy_getinfo(easy, CURLINFO_OS_ERRNO, &outcome.os_errno);
-    curl_easy_getinfo(easy, CURLINFO_PROXY_ERROR, &outcome.proxy_code);
-    curl_easy_getinfo(easy, CURLINFO_HTTP_CONNECTCODE, &outcome.connect_code);
-    curl_easy_getinfo(easy, CURLINFO_SSL_VERIFYRESULT, &outcome.verify_result);
-    if (pending->last_status && pending->last_status->status == outcome.connect_code) {
-      outcome.connect_reason = pending->last_status->reason;
+    curl_easy_getinfo(transfer.easy, CURLINFO_OS_ERRNO, &outcome.os_errno);
+    curl_easy_getinfo(transfer.easy, CURLINFO_PROXY_ERROR, &outcome.proxy_code);
+    curl_easy_getinfo(transfer.easy, CURLINFO_HTTP_CONNECTCODE, &outcome.connect_code);
+    curl_easy_getinfo(transfer.easy, CURLINFO_SSL_VERIFYRESULT, &outcome.verify_result);
+    if (transfer.last_status && transfer.last_status->status == outcome.connect_code) {
+      outcome.connect_reason = transfer.last_status->reason;
     }
-    outcome.proxy_scheme = proxy_scheme;
-    outcome.error_text = redact_credentials(pending->error_buffer, server.path);
-    const FailureInfo failure = classify_doh_failure(outcome);
+    outcome.proxy_scheme = scheme;
+    outcome.error_text = redact_credentials(transfer.error_buffer, server.path);
+    FailureInfo failure = classify_doh_failure(outcome);
     const bool retryable = failure.code == Failure::generic_timeout_error || failure.code == Failure::eof_error;
-    if (retryable && pending->attempt < max_attempts()) {
-      // From the loop, not from inside the multi's completion handling.
-      set_timer(pending, &Impl::start_try);
-      return;
-    }
-    pending->query.failure = failure;
-    deliver(pending);
+    return TryOutcome::failed(std::move(failure), retryable);
   }
 
-  void read_reply(const PendingPtr& pending) {
-    DnsQuery& query = pending->query;
+  // A reply counts only with status 200, the DNS media type and the question asked.
+  TryOutcome read_reply(const Transfer& transfer) const {
     long status = 0;
-    curl_easy_getinfo(pending->easy, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_getinfo(transfer.easy, CURLINFO_RESPONSE_CODE, &status);
     if (status != 200) {
-      query.failure = FailureInfo{Failure::unknown_failure, "DoH HTTP status " + std::to_string(status)};
-      return;
+      return TryOutcome::failed(FailureInfo{Failure::unknown_failure, "DoH HTTP status " + std::to_string(status)},
+                                false);
     }
-    if (pending->reply_too_long) {
-      query.failure = FailureInfo{Failure::unknown_failure,
-                                  "DoH reply longer than " + std::to_string(k_max_reply) + " bytes"};
-      return;
+    if (transfer.reply_too_long) {
+      return TryOutcome::failed(
+          FailureInfo{Failure::unknown_failure, "DoH reply longer than " + std::to_string(k_max_reply) + " bytes"},
+          false);
     }
     const char* content_type = nullptr;
-    curl_easy_getinfo(pending->easy, CURLINFO_CONTENT_TYPE, &content_type);
+    curl_easy_getinfo(transfer.easy, CURLINFO_CONTENT_TYPE, &content_type);
     const std::string type = media_type(content_type);
     if (type != k_dns_message) {
       // The value comes from the network: kept short, and the report's writer escapes it.
-      query.failure = FailureInfo{Failure::unknown_failure,
-                                  "DoH reply Content-Type '" + type.substr(0, 64) + "', not " +
-                                      std::string(k_dns_message)};
-      return;
+      return TryOutcome::failed(FailureInfo{Failure::unknown_failure, "DoH reply Content-Type '" + type.substr(0, 64) +
+                                                                          "', not " + std::string(k_dns_message)},
+                                false);
     }
-    if (match_reply(pending->reply, pending->wire) == ReplyMatch::mismatched) {
-      query.raw_truncated = pending->reply.size() > settings.raw_cap;
-      query.raw_base64 = base64_encode(std::string_view(pending->reply).substr(0, settings.raw_cap));
-      query.failure = FailureInfo{Failure::unknown_failure, "mismatched DNS reply"};
-      return;
+    if (match_reply(transfer.reply, transfer.wire) == ReplyMatch::mismatched) {
+      return TryOutcome::other_question(transfer.reply);
     }
-    fill_from_reply(query, pending->reply, pending->type, bogons, settings.raw_cap, pending->bogon_expected);
-  }
-
-  void fail_at_start(const PendingPtr& pending) { deliver(pending); }
-
-  // Hands the observation over. The callback may destroy the resolver, so nothing here touches
-  // `this` after it.
-  void deliver(const PendingPtr& pending) {
-    const PendingPtr keep = pending;
-    cancel_timer(keep);
-    if (keep->in_multi) {
-      multi.cancel(keep->easy);
-      keep->in_multi = false;
-    }
-    keep->release_easy();
-    keep->done = true;
-    keep->query.duration_ms = ms_between(keep->started, EventLoop::now());
-    active.erase(keep->key);
-    Callback callback = std::move(keep->callback);
-    callback(std::move(keep->query));
+    return TryOutcome::replied(transfer.reply);
   }
 };
 
+}  // namespace
+
 DohResolver::DohResolver(EventLoop& loop, CurlMulti& multi, DohServer server, const DnsSettings& settings,
                          const BogonTable& bogons, MonoTime run_start)
-    : m_impl(std::make_unique<Impl>(loop, multi, std::move(server), settings, bogons, run_start)) {}
-
-DohResolver::~DohResolver() {
-  // A callback could ask again while we finish; those are interrupted too.
-  while (!m_impl->active.empty()) {
-    const Impl::PendingPtr pending = m_impl->active.begin()->second;
-    pending->query.failure = FailureInfo{Failure::interrupted, ""};
-    m_impl->deliver(pending);
-  }
-}
-
-std::string DohResolver::label() const { return m_impl->label; }
-
-void DohResolver::query(const std::string& name, std::uint16_t type, bool bogon_expected, Callback callback) {
-  auto pending = std::make_shared<Impl::Pending>();
-  pending->key = m_impl->next_key++;
-  pending->type = type;
-  pending->bogon_expected = bogon_expected;
-  pending->callback = std::move(callback);
-  pending->started = EventLoop::now();
-  pending->query.resolver = m_impl->label;
-  pending->query.type = type_name(type);
-  pending->query.t0_ms = ms_between(m_impl->run_start, pending->started);
-  m_impl->active.emplace(pending->key, pending);
-
-  unsigned char* packet = nullptr;
-  int length = 0;
-  const int rc = ares_create_query(name.c_str(), 1 /* IN */, type, 0, 1, &packet, &length, 0);
-  if (rc != ARES_SUCCESS) {
-    pending->query.failure = failure_from_ares(rc);
-    // Never from inside query(): the caller may not be ready for its callback yet.
-    m_impl->set_timer(pending, &Impl::fail_at_start);
-    return;
-  }
-  pending->wire.assign(reinterpret_cast<const char*>(packet), static_cast<std::size_t>(length));
-  ares_free_string(packet);
-  // curl completes transfers from the loop only, so starting here keeps the promise above.
-  m_impl->start_try(pending);
-}
+    : TransportResolver(loop, std::make_unique<DohTransport>(multi, server, settings.timeout_ms), "doh:" + server.url,
+                        settings, bogons, run_start, settings.tries > 1 ? 2 : 1) {}
 
 }  // namespace probe

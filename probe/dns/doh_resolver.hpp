@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 
+#include "dns/lifecycle.hpp"
 #include "dns/resolver.hpp"
 #include "net/curl_multi.hpp"
 #include "net/curl_path.hpp"
@@ -21,7 +22,7 @@ struct DohServer {
   std::string ca_bundle;  // CA file for the server's certificate; empty keeps curl's default
 };
 
-// RFC 8484 DNS over HTTPS: each query is a POST of the wire-format message (ID 0) with
+// RFC 8484 DNS over HTTPS (label "doh:" + the URL): each query is a POST of the wire-format message (ID 0) with
 // Content-Type and Accept application/dns-message, on the run's CurlMulti. Connections are
 // reused between queries (HTTP/2 multiplexes them when the server offers it); redirects are not
 // followed. Each try gets settings.timeout_ms; when settings.tries > 1 a try that timed out or got
@@ -32,25 +33,13 @@ struct DohServer {
 // map to OONI's strings: the proxy's own failures (unreachable, handshake, credentials) are
 // proxy_error, a SOCKS reply or a CONNECT answer about the destination is that failure
 // (connection_refused, ...; net/classify.hpp).
-class DohResolver : public Resolver {
+class DohResolver : public TransportResolver {
 public:
   // Throws std::invalid_argument when the URL is not https:// (or carries credentials), the
   // proxy is unusable (proxy_problem), or curl would have to resolve the URL's host by itself: a
   // name with neither `address` nor a proxy that resolves names (socks5h, socks4a, HTTP CONNECT).
   DohResolver(EventLoop& loop, CurlMulti& multi, DohServer server, const DnsSettings& settings,
               const BogonTable& bogons, MonoTime run_start);
-  // Stops every transfer still in flight and completes its query with "interrupted", from here.
-  ~DohResolver() override;
-  DohResolver(const DohResolver&) = delete;
-  DohResolver& operator=(const DohResolver&) = delete;
-
-  void query(const std::string& name, std::uint16_t type, bool bogon_expected, Callback callback) override;
-  // "doh:" + the URL.
-  std::string label() const override;
-
-private:
-  struct Impl;
-  std::unique_ptr<Impl> m_impl;
 };
 
 // What curl said about a failed DoH transfer, gathered so that classification is a pure function.

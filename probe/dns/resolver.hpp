@@ -73,28 +73,6 @@ public:
   virtual std::string label() const = 0;
 };
 
-// Sends A/AAAA queries to one server through c-ares, driven by the run's event loop, and turns
-// each reply (or its absence) into a DnsQuery observation with a failure string.
-class DnsResolver : public Resolver {
-public:
-
-  DnsResolver(EventLoop& loop, ResolverSpec spec, const DnsSettings& settings, const BogonTable& bogons,
-              MonoTime run_start);
-  ~DnsResolver() override;
-  DnsResolver(const DnsResolver&) = delete;
-  DnsResolver& operator=(const DnsResolver&) = delete;
-
-  void query(const std::string& name, std::uint16_t type, bool bogon_expected, Callback callback) override;
-  std::string label() const override { return m_spec.label(); }
-
-  const ResolverSpec& spec() const { return m_spec; }
-
-private:
-  struct Impl;
-  std::unique_ptr<Impl> m_impl;
-  ResolverSpec m_spec;
-};
-
 // Turns a reply into an observation: answers, CNAME chain, bogon flags and the failure string
 // (NXDOMAIN, SERVFAIL, REFUSED, no answer, bogon unless expected), keeping at most
 // k_max_dns_addresses addresses and k_max_dns_cnames CNAMEs. Pure; exposed for tests.

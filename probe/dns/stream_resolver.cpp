@@ -1,7 +1,5 @@
 #include "dns/stream_resolver.hpp"
 
-#include <ares.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -9,11 +7,10 @@
 #include <cerrno>
 #include <deque>
 #include <map>
-#include <random>
 #include <vector>
 
-#include "core/digest.hpp"
 #include "dns/dns_message.hpp"
+#include "dns/lifecycle.hpp"
 #include "net/classify.hpp"
 
 namespace probe {
@@ -34,15 +31,6 @@ constexpr std::size_t k_max_shared_connections = 8;
 constexpr std::size_t k_spread_at = 8;
 constexpr std::size_t k_pipeline_depth = 32;
 
-std::uint16_t random_id() {
-  std::uint16_t id = 0;
-  if (::getrandom(&id, sizeof id, GRND_NONBLOCK) == static_cast<ssize_t>(sizeof id)) {
-    return id;
-  }
-  std::random_device device;
-  return static_cast<std::uint16_t>(device());
-}
-
 std::uint16_t id_of(const std::string& wire) {
   return static_cast<std::uint16_t>((static_cast<unsigned char>(wire[0]) << 8) | static_cast<unsigned char>(wire[1]));
 }
@@ -60,9 +48,9 @@ bool is_retryable(const FailureInfo& failure) {
   return failure.code == Failure::generic_timeout_error || failure.code == Failure::eof_error;
 }
 
-}  // namespace
-
-struct StreamResolver::Impl {
+// Carries tries over TCP (see the header for how connections are shared).
+class StreamTransport : public DnsTransport {
+public:
   struct Connection;
   using ConnectionPtr = std::shared_ptr<Connection>;
   using WeakConnection = std::weak_ptr<Connection>;
@@ -71,13 +59,7 @@ struct StreamResolver::Impl {
   // `in_flight` until it is answered or its try ends.
   struct Exchange {
     std::uint64_t key = 0;
-    DnsQuery query;
-    std::uint16_t type = 0;
-    bool bogon_expected = false;
-    Callback callback;
-    MonoTime started;
     std::string wire;   // the query message (its ID may be changed to be unique on a connection)
-    int attempt = 0;    // tries that counted (see the header)
     bool alone = false;  // the next try is on a connection of its own
     bool requeued = false;  // it was sent again after a server closed its shared connection
     bool done = false;
@@ -105,31 +87,52 @@ struct StreamResolver::Impl {
   EventLoop& loop;
   StreamConnector connector;
   ResolverSpec server;
-  DnsSettings settings;
-  const BogonTable& bogons;
-  MonoTime run_start;
-  std::string label;
-  std::uint64_t next_key = 1;
+  int timeout_ms;
+  TryDone done;
   std::uint64_t next_connection = 1;
   std::map<std::uint64_t, ExchangePtr> active;
   std::map<std::uint64_t, ConnectionPtr> connections;
   std::deque<ExchangePtr> waiting;
-  // False once the resolver is being destroyed. A callback may destroy it, so code that goes on
-  // after handing over an observation holds a copy and checks it first.
-  std::shared_ptr<bool> alive = std::make_shared<bool>(true);
 
-  Impl(EventLoop& event_loop, StreamConnector stream_connector, ResolverSpec spec, const DnsSettings& dns_settings,
-       const BogonTable& table, MonoTime start, std::string prefix)
-      : loop(event_loop),
-        connector(std::move(stream_connector)),
-        server(std::move(spec)),
-        settings(dns_settings),
-        bogons(table),
-        run_start(start),
-        label(std::move(prefix) + server.label()) {}
+  StreamTransport(EventLoop& event_loop, StreamConnector stream_connector, ResolverSpec spec, int try_ms)
+      : loop(event_loop), connector(std::move(stream_connector)), server(std::move(spec)), timeout_ms(try_ms) {}
 
-  Millis try_timeout() const { return Millis(std::max(settings.timeout_ms, 1)); }
-  int max_attempts() const { return settings.tries > 1 ? 2 : 1; }
+  ~StreamTransport() override {
+    for (const auto& [key, exchange] : active) {
+      cancel_timer(exchange);
+      exchange->done = true;
+    }
+    while (!connections.empty()) {
+      close_connection(ConnectionPtr(connections.begin()->second));
+    }
+  }
+
+  void on_done(TryDone callback) override { done = std::move(callback); }
+
+  void send(std::uint64_t key, const std::string& wire, int attempt) override {
+    auto exchange = std::make_shared<Exchange>();
+    exchange->key = key;
+    exchange->wire = wire;
+    exchange->alone = attempt > 1;  // a try after one that failed goes on a fresh connection
+    active.emplace(key, exchange);
+    start(exchange);
+  }
+
+  void cancel(std::uint64_t key) override {
+    const auto found = active.find(key);
+    if (found == active.end()) {
+      return;
+    }
+    const ExchangePtr exchange = found->second;
+    active.erase(found);
+    leave_connection(exchange);
+    exchange->done = true;
+    std::erase(waiting, exchange);
+  }
+
+  std::uint16_t query_id() override { return random_query_id(); }
+
+  Millis try_timeout() const { return Millis(std::max(timeout_ms, 1)); }
 
   // Every callback the loop or the connector holds goes through these: they run only while the
   // exchange (or connection) still exists, which also means the resolver (`this`) still exists,
@@ -153,7 +156,7 @@ struct StreamResolver::Impl {
     }
   }
 
-  void set_timer(const ExchangePtr& exchange, MonoTime when, void (Impl::*action)(const ExchangePtr&)) {
+  void set_timer(const ExchangePtr& exchange, MonoTime when, void (StreamTransport::*action)(const ExchangePtr&)) {
     cancel_timer(exchange);
     exchange->timer = loop.add_timer(when, [this, weak = WeakExchange(exchange), action]() {
       if (ExchangePtr current = live(weak)) {
@@ -171,7 +174,7 @@ struct StreamResolver::Impl {
   // Gives waiting queries a place: a shared connection with room, a new shared connection while
   // there may be more, or a connection of their own for those that need one.
   void dispatch() {
-    while (*alive && !waiting.empty()) {
+    while (!waiting.empty()) {
       const ExchangePtr exchange = waiting.front();
       ConnectionPtr connection;
       if (exchange->alone) {
@@ -213,7 +216,7 @@ struct StreamResolver::Impl {
                          [&](const ExchangePtr& other) { return id_of(other->wire) == id; });
     };
     while (taken(id_of(exchange->wire))) {
-      set_id(exchange->wire, random_id());
+      set_id(exchange->wire, random_query_id());
     }
     exchange->connection = connection->id;
     exchange->deadline = EventLoop::now() + try_timeout();
@@ -221,7 +224,7 @@ struct StreamResolver::Impl {
     ++connection->carried;
     connection->outgoing += length_prefix(exchange->wire.size()) + exchange->wire;
     if (connection->connected) {
-      set_timer(exchange, exchange->deadline, &Impl::on_timeout);
+      set_timer(exchange, exchange->deadline, &StreamTransport::on_timeout);
       watch(connection);
     } else {
       // The connector reports its own timeout first; the connection's safety net covers the rest.
@@ -268,42 +271,27 @@ struct StreamResolver::Impl {
     start(exchange);
   }
 
-  // The try failed, and the failure is this query's own.
+  // The try failed, and the failure is this query's own: the lifecycle decides whether to try
+  // again (on a fresh connection: see send()).
   void fail_try(const ExchangePtr& exchange, const FailureInfo& failure, bool retryable,
                 const std::optional<std::string>& mismatched = std::nullopt) {
-    leave_connection(exchange);
-    ++exchange->attempt;
     if (mismatched) {
       // A reply came, but to another question: that says more than what happened next.
-      exchange->query.raw_truncated = mismatched->size() > settings.raw_cap;
-      exchange->query.raw_base64 = base64_encode(std::string_view(*mismatched).substr(0, settings.raw_cap));
-      exchange->query.failure = FailureInfo{Failure::unknown_failure, "mismatched DNS reply"};
-      deliver(exchange);
+      report(exchange, TryOutcome::other_question(*mismatched));
       return;
     }
-    if (retryable && exchange->attempt < max_attempts()) {
-      exchange->alone = true;  // a fresh connection for the next try
-      start(exchange);
-      return;
-    }
-    exchange->query.failure = failure;
-    deliver(exchange);
+    report(exchange, TryOutcome::failed(failure, retryable));
   }
 
-  void fail_at_start(const ExchangePtr& exchange) { deliver(exchange); }
-
-  // Hands the observation over. The callback may destroy the resolver, so nothing here touches
-  // `this` after it.
-  void deliver(const ExchangePtr& exchange) {
+  // Hands the try's outcome to the lifecycle, which delivers from the loop: this goes on safely.
+  void report(const ExchangePtr& exchange, TryOutcome outcome) {
     const ExchangePtr keep = exchange;
     leave_connection(keep);
     keep->done = true;
-    keep->query.duration_ms = ms_between(keep->started, EventLoop::now());
     active.erase(keep->key);
     std::erase(waiting, keep);
     dispatch();
-    Callback callback = std::move(keep->callback);
-    callback(std::move(keep->query));
+    done(keep->key, std::move(outcome));
   }
 
   // --- connections ---
@@ -350,7 +338,7 @@ struct StreamResolver::Impl {
     connection->fd = stream.fd;
     connection->connected = true;
     for (const ExchangePtr& exchange : connection->in_flight) {
-      set_timer(exchange, exchange->deadline, &Impl::on_timeout);
+      set_timer(exchange, exchange->deadline, &StreamTransport::on_timeout);
     }
     watch(connection);
   }
@@ -359,11 +347,7 @@ struct StreamResolver::Impl {
   void connect_failed(const ConnectionPtr& connection, const FailureInfo& failure, bool proxy_failure) {
     const std::vector<ExchangePtr> affected = connection->in_flight;
     close_connection(connection);
-    const std::shared_ptr<bool> still = alive;
     for (const ExchangePtr& exchange : affected) {
-      if (!*still) {
-        return;
-      }
       if (!exchange->done) {
         fail_try(exchange, failure, !proxy_failure && is_retryable(failure));
       }
@@ -380,11 +364,7 @@ struct StreamResolver::Impl {
     const bool shared = connection->carried > 1;
     const std::optional<std::string> mismatched = connection->mismatched;
     close_connection(connection);
-    const std::shared_ptr<bool> still = alive;
     for (const ExchangePtr& exchange : affected) {
-      if (!*still) {
-        return;
-      }
       if (exchange->done) {
         continue;
       }
@@ -475,9 +455,8 @@ struct StreamResolver::Impl {
       return;
     }
     connection->incoming.append(buffer, static_cast<std::size_t>(size));
-    const std::shared_ptr<bool> still = alive;
     while (connection->incoming.size() >= 2) {
-      if (!*still || connections.count(connection->id) == 0) {
+      if (connections.count(connection->id) == 0) {
         return;
       }
       const std::size_t length =
@@ -497,9 +476,7 @@ struct StreamResolver::Impl {
     for (const ExchangePtr& exchange : connection->in_flight) {
       const ReplyMatch match = match_reply(message, exchange->wire);
       if (match == ReplyMatch::matches) {
-        const ExchangePtr answered = exchange;
-        fill_from_reply(answered->query, message, answered->type, bogons, settings.raw_cap, answered->bogon_expected);
-        deliver(answered);
+        report(exchange, TryOutcome::replied(std::move(message)));
         return;
       }
       malformed = malformed || match == ReplyMatch::malformed;
@@ -507,9 +484,7 @@ struct StreamResolver::Impl {
     if (malformed) {
       // Too short to say which query it answers: it is the reply only where there was one query.
       if (connection->carried == 1 && connection->in_flight.size() == 1) {
-        const ExchangePtr answered = connection->in_flight.front();
-        fill_from_reply(answered->query, message, answered->type, bogons, settings.raw_cap, answered->bogon_expected);
-        deliver(answered);
+        report(connection->in_flight.front(), TryOutcome::replied(std::move(message)));
       } else {
         connection_failed(connection, FailureInfo{Failure::unknown_failure, "malformed DNS reply"}, false);
       }
@@ -519,52 +494,12 @@ struct StreamResolver::Impl {
   }
 };
 
+}  // namespace
+
 StreamResolver::StreamResolver(EventLoop& loop, StreamConnector connector, ResolverSpec server,
                                const DnsSettings& settings, const BogonTable& bogons, MonoTime run_start,
                                std::string label_prefix)
-    : m_impl(std::make_unique<Impl>(loop, std::move(connector), std::move(server), settings, bogons, run_start,
-                                    std::move(label_prefix))) {}
-
-StreamResolver::~StreamResolver() {
-  *m_impl->alive = false;
-  // A callback could ask again while we finish; those are interrupted too.
-  while (!m_impl->active.empty()) {
-    const Impl::ExchangePtr exchange = m_impl->active.begin()->second;
-    exchange->query.failure = FailureInfo{Failure::interrupted, ""};
-    m_impl->deliver(exchange);
-  }
-  while (!m_impl->connections.empty()) {
-    m_impl->close_connection(Impl::ConnectionPtr(m_impl->connections.begin()->second));
-  }
-}
-
-std::string StreamResolver::label() const { return m_impl->label; }
-
-void StreamResolver::query(const std::string& name, std::uint16_t type, bool bogon_expected, Callback callback) {
-  auto exchange = std::make_shared<Impl::Exchange>();
-  exchange->key = m_impl->next_key++;
-  exchange->type = type;
-  exchange->bogon_expected = bogon_expected;
-  exchange->callback = std::move(callback);
-  exchange->started = EventLoop::now();
-  exchange->query.resolver = m_impl->label;
-  exchange->query.type = type_name(type);
-  exchange->query.t0_ms = ms_between(m_impl->run_start, exchange->started);
-  m_impl->active.emplace(exchange->key, exchange);
-
-  unsigned char* packet = nullptr;
-  int length = 0;
-  const int rc = ares_create_query(name.c_str(), 1 /* IN */, type, random_id(), 1, &packet, &length, 0);
-  if (rc != ARES_SUCCESS) {
-    exchange->query.failure = failure_from_ares(rc);
-    // Never from inside query(): the caller may not be ready for its callback yet.
-    m_impl->set_timer(exchange, EventLoop::now(), &Impl::fail_at_start);
-    return;
-  }
-  exchange->wire.assign(reinterpret_cast<const char*>(packet), static_cast<std::size_t>(length));
-  ares_free_string(packet);
-  // Started from the loop too, whatever the connector does with its callback.
-  m_impl->set_timer(exchange, EventLoop::now(), &Impl::start);
-}
+    : TransportResolver(loop, std::make_unique<StreamTransport>(loop, std::move(connector), server, settings.timeout_ms),
+                        label_prefix + server.label(), settings, bogons, run_start, settings.tries > 1 ? 2 : 1) {}
 
 }  // namespace probe

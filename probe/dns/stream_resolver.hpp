@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 
+#include "dns/lifecycle.hpp"
 #include "dns/resolver.hpp"
 #include "net/stream_connect.hpp"
 
@@ -29,24 +30,13 @@ namespace probe {
 // Each try gets settings.timeout_ms in all (connect, send, reply). When settings.tries > 1, a try
 // that timed out or saw the server close without a reply is repeated once, on a fresh connection of
 // its own. The connector's failure is the query's failure (proxy_error stays proxy_error) and is not
-// retried.
-class StreamResolver : public Resolver {
+// retried. The query's lifecycle (one callback, from the loop; interruption) is dns/lifecycle.hpp's.
+class StreamResolver : public TransportResolver {
 public:
   // `server.bind_device` is not used: binding is the connector's business. `label_prefix` starts
   // label(), e.g. "tcp:" gives "tcp:10.77.0.53:53".
   StreamResolver(EventLoop& loop, StreamConnector connector, ResolverSpec server, const DnsSettings& settings,
                  const BogonTable& bogons, MonoTime run_start, std::string label_prefix);
-  // Completes every query still in flight with "interrupted", from here.
-  ~StreamResolver() override;
-  StreamResolver(const StreamResolver&) = delete;
-  StreamResolver& operator=(const StreamResolver&) = delete;
-
-  void query(const std::string& name, std::uint16_t type, bool bogon_expected, Callback callback) override;
-  std::string label() const override;
-
-private:
-  struct Impl;
-  std::unique_ptr<Impl> m_impl;
 };
 
 }  // namespace probe

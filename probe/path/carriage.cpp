@@ -6,6 +6,7 @@
 #include "dns/doh_resolver.hpp"
 #include "dns/paced_resolver.hpp"
 #include "dns/stream_resolver.hpp"
+#include "dns/udp_resolver.hpp"
 #include "net/proxy_tunnel.hpp"
 #include "net/socket_address.hpp"
 #include "path/egress.hpp"

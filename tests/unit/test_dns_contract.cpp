@@ -12,6 +12,7 @@
 #include "dns/doh_resolver.hpp"
 #include "dns/resolver.hpp"
 #include "dns/stream_resolver.hpp"
+#include "dns/udp_resolver.hpp"
 #include "net/curl_multi.hpp"
 #include "net/event_loop.hpp"
 #include "net/stream_connect.hpp"
