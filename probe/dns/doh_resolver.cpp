@@ -80,17 +80,9 @@ std::string media_type(const char* content_type) {
 
 }  // namespace
 
-FailureInfo classify_doh_failure(const DohCurlOutcome& outcome) {
-  CurlFailure failure;
-  failure.code = outcome.code;
-  failure.os_errno = outcome.os_errno;
-  failure.verify_result = outcome.verify_result;
-  failure.error_text = outcome.error_text;
+FailureInfo classify_doh_failure(const CurlFailure& outcome) {
+  CurlFailure failure = outcome;
   failure.via_proxy = !outcome.proxy_scheme.empty();
-  failure.proxy_scheme = outcome.proxy_scheme;
-  failure.proxy_code = outcome.proxy_code;
-  failure.connect_code = outcome.connect_code;
-  failure.connect_reason = outcome.connect_reason;
   return classify_curl_failure(failure).failure;
 }
 
@@ -267,7 +259,7 @@ private:
     if (code == CURLE_OK || (code == CURLE_WRITE_ERROR && transfer.reply_too_long)) {
       return read_reply(transfer);
     }
-    DohCurlOutcome outcome;
+    CurlFailure outcome;
     outcome.code = code;
     curl_easy_getinfo(transfer.easy, CURLINFO_OS_ERRNO, &outcome.os_errno);
     curl_easy_getinfo(transfer.easy, CURLINFO_PROXY_ERROR, &outcome.proxy_code);

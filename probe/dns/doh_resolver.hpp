@@ -7,6 +7,7 @@
 
 #include "dns/lifecycle.hpp"
 #include "dns/resolver.hpp"
+#include "net/classify.hpp"
 #include "net/curl_multi.hpp"
 #include "net/curl_path.hpp"
 
@@ -42,21 +43,10 @@ public:
               const BogonTable& bogons, MonoTime run_start);
 };
 
-// What curl said about a failed DoH transfer, gathered so that classification is a pure function.
-struct DohCurlOutcome {
-  int code = 0;               // CURLcode, not CURLE_OK
-  long os_errno = 0;          // CURLINFO_OS_ERRNO
-  long proxy_code = 0;        // CURLINFO_PROXY_ERROR (CURLproxycode)
-  long connect_code = 0;      // CURLINFO_HTTP_CONNECTCODE: the HTTP proxy's answer to CONNECT
-  std::string connect_reason;  // that answer's reason phrase ("Unable to connect"), when its status line came
-  long verify_result = 0;     // CURLINFO_SSL_VERIFYRESULT
-  std::string proxy_scheme;   // empty when no proxy is used
-  std::string error_text;     // CURLOPT_ERRORBUFFER, credentials already removed
-};
-
-// Maps a failed transfer to OONI's failure strings with net/classify.hpp's classify_curl_failure,
-// the rule every curl transfer follows: library codes and errno first, the error text only to tell
-// a closed connection from other failures.
-FailureInfo classify_doh_failure(const DohCurlOutcome& outcome);
+// Maps a failed DoH transfer to OONI's failure strings with net/classify.hpp's
+// classify_curl_failure, the rule every curl transfer follows (library codes and errno first, the
+// error text only to tell a closed connection from other failures); a DoH transfer is carried by a
+// proxy exactly when `proxy_scheme` is set.
+FailureInfo classify_doh_failure(const CurlFailure& outcome);
 
 }  // namespace probe

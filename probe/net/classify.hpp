@@ -64,17 +64,19 @@ bool is_untrusted_issuer(long verify_result);
 FailureInfo failure_from_verify_result(long verify_result);
 
 // --- curl. What curl said about a transfer that failed, from any step that runs one.
+// What curl said about a failed transfer, gathered so that classification is a pure function: the
+// one record every curl transfer fills (steps/tls_http adds what only it knows).
 struct CurlFailure {
-  int code = 0;                     // CURLcode, not CURLE_OK
-  long os_errno = 0;                // CURLINFO_OS_ERRNO
-  long verify_result = 0;           // X509_V_* of the chain check
-  std::string_view error_text;      // CURLOPT_ERRORBUFFER (credentials already removed)
-  bool via_proxy = false;           // the transfer was carried by a proxy
-  std::string_view proxy_scheme;    // "http", "https", "socks5h", ...; may be empty when unknown
-  long proxy_code = 0;              // CURLINFO_PROXY_ERROR (CURLproxycode) when code is CURLE_PROXY
-  long connect_code = 0;            // CURLINFO_HTTP_CONNECTCODE: an HTTP proxy's answer to CONNECT
-  std::string_view connect_reason;  // that answer's reason phrase, when its status line was seen
-  bool handshake_done = false;      // the TLS handshake completed (false when not known)
+  int code = 0;                 // CURLcode, not CURLE_OK
+  long os_errno = 0;            // CURLINFO_OS_ERRNO of this (fresh) handle
+  long verify_result = 0;       // X509_V_* of the chain check (0: the chain was fine)
+  std::string error_text;       // CURLOPT_ERRORBUFFER (credentials already removed)
+  bool via_proxy = false;       // the transfer was carried by a proxy
+  std::string proxy_scheme;     // "http", "https", "socks5h", ...; may be empty when unknown
+  long proxy_code = 0;          // CURLINFO_PROXY_ERROR (CURLproxycode) when code is CURLE_PROXY
+  long connect_code = 0;        // CURLINFO_HTTP_CONNECTCODE: an HTTP proxy's answer to CONNECT
+  std::string connect_reason;   // that answer's reason phrase ("Unable to connect"), when its status line came
+  bool handshake_done = false;  // the TLS handshake completed (false when not known)
 };
 
 struct CurlFailureClass {

@@ -334,18 +334,7 @@ Classification classify_transfer(const CurlOutcome& outcome, Kind kind) {
     out.truncated = true;
     return out;
   }
-  CurlFailure failure;
-  failure.code = outcome.code;
-  failure.os_errno = outcome.os_errno;
-  failure.verify_result = outcome.verify_result;
-  failure.error_text = outcome.error_text;
-  failure.via_proxy = outcome.via_proxy;
-  failure.proxy_scheme = outcome.proxy_scheme;
-  failure.proxy_code = outcome.proxy_code;
-  failure.connect_code = outcome.connect_code;
-  failure.connect_reason = outcome.connect_reason;
-  failure.handshake_done = outcome.handshake_done;
-  CurlFailureClass found = classify_curl_failure(failure);
+  CurlFailureClass found = classify_curl_failure(outcome);
   if (found.at_proxy) {
     // The tunnel was not set up, so nothing of TLS or HTTP happened: the first step curl runs.
     out.step = uses_tls ? FailedStep::tls : FailedStep::http;

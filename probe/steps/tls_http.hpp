@@ -7,6 +7,7 @@
 #include <string>
 
 #include "core/target.hpp"
+#include "net/classify.hpp"
 #include "net/curl_multi.hpp"
 #include "net/curl_path.hpp"
 #include "model/observations.hpp"
@@ -85,19 +86,10 @@ struct TransferResult {
 void start_transfer(CurlMulti& multi, const TransferRequest& request, MonoTime run_start,
                     std::function<void(TransferResult)> done);
 
-// What curl said about a finished transfer, gathered so classification can be a pure function.
-struct CurlOutcome {
-  int code = 0;              // CURLcode
-  long os_errno = 0;         // CURLINFO_OS_ERRNO of this (fresh) handle
-  long verify_result = 0;    // X509_V_* of the chain check (0: the chain was fine)
-  bool handshake_done = false;  // our TLS info callback saw the handshake complete
+// What curl said about a finished transfer (code CURLE_OK too): net/classify.hpp's record, with
+// handshake_done from our TLS info callback, and what only this step knows.
+struct CurlOutcome : CurlFailure {
   bool headers_received = false;  // a status line and headers arrived
-  std::string error_text;    // CURLOPT_ERRORBUFFER: read last, only when codes say nothing
-  bool via_proxy = false;    // the transfer went through a control path's proxy
-  std::string proxy_scheme;  // that proxy's: "socks5h", "http", ...; may be empty when unknown
-  long proxy_code = 0;       // CURLINFO_PROXY_ERROR (CURLproxycode) when code is CURLE_PROXY
-  long connect_code = 0;     // CURLINFO_HTTP_CONNECTCODE: an HTTP proxy's answer to CONNECT
-  std::string connect_reason;  // that answer's reason phrase ("Unable to connect"), when its status line came
 };
 
 enum class FailedStep { none, tls, http };

@@ -17,8 +17,8 @@ struct DohFailureSpec {
   std::string error_text;
 };
 
-inline DohCurlOutcome doh_outcome(int code, std::string proxy_scheme, const DohFailureSpec& spec = DohFailureSpec()) {
-  DohCurlOutcome outcome;
+inline CurlFailure doh_outcome(int code, std::string proxy_scheme, const DohFailureSpec& spec = DohFailureSpec()) {
+  CurlFailure outcome;
   outcome.code = code;
   outcome.proxy_scheme = std::move(proxy_scheme);
   outcome.proxy_code = spec.proxy_code;
