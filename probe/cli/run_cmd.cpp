@@ -23,17 +23,10 @@
 #include "core/exit_codes.hpp"
 #include "engine/engine.hpp"
 #include "steps/transfer_workers.hpp"
-#include "verdict/verdict.hpp"
-#include "path/egress.hpp"
 #include "path/path.hpp"
 #include "targets/host.hpp"
-#include "core/atomic_file.hpp"
-#include "store/output_lock.hpp"
-#include "store/partial_log.hpp"
 #include "store/retention.hpp"
-#include "store/history.hpp"
-#include "report/report.hpp"
-#include "report/scrub.hpp"
+#include "run/pipeline.hpp"
 #include "targets/loader.hpp"
 
 namespace probe {
@@ -136,41 +129,6 @@ std::vector<ControlSettings> control_settings(const RunOptions& options) {
   return controls;
 }
 
-// Each path's egress interface, found before anything is measured. A control path that leaves by
-// the direct path's interface is not a control at all: refused. A direct path that leaves by a
-// tunnel device is probably a system-wide VPN: measured, with a warning, since "direct" is then
-// not the network the volunteer thinks it is.
-std::vector<PathInfo> describe_paths(const std::vector<ControlSettings>& controls) {
-  std::vector<PathInfo> out;
-  const auto direct_egress = default_egress();
-  out.push_back(PathInfo{"direct", "direct", "unchecked", direct_egress, "", std::nullopt, 0, {}});
-  if (direct_egress && is_tunnel_device(*direct_egress)) {
-    spdlog::warn("the default route leaves by {}, a tunnel device: if it is a system-wide VPN, the direct path "
-                 "is not the local network",
-                 *direct_egress);
-  }
-  for (const ControlSettings& control : controls) {
-    const PathSpec& spec = control.spec;
-    PathInfo info{spec.name, std::string(to_string(spec.kind)), "unchecked", std::nullopt, spec.display(),
-                  std::nullopt, 0, {}};
-    if (spec.kind == PathKind::interface) {
-      if (!interface_exists(spec.interface)) {
-        throw UserError(exit_code::k_config, "--control iface:" + spec.interface + ": no such interface");
-      }
-      info.egress = spec.interface;
-      if (direct_egress && *direct_egress == spec.interface) {
-        throw UserError(exit_code::k_config, "--control iface:" + spec.interface +
-                                                 ": the direct path leaves by this interface too, so it cannot "
-                                                 "be a control path (give the VPN's interface)");
-      }
-    } else {
-      info.egress = egress_interface(spec.proxy_address);
-    }
-    out.push_back(std::move(info));
-  }
-  return out;
-}
-
 // SIGINT and SIGTERM, blocked for the whole run and read through a signalfd that the engine
 // watches: the run stops starting work, marks what was in flight `interrupted`, writes its report
 // and exits 130 or 143. (A handler would have to do all that from a signal context.)
@@ -208,14 +166,6 @@ private:
   int m_fd = -1;
   sigset_t m_previous;
 };
-
-std::vector<PathStatus> path_statuses(const std::vector<PathHealth>& paths) {
-  std::vector<PathStatus> statuses;
-  for (std::size_t k = 0; k < paths.size(); ++k) {
-    statuses.push_back(PathStatus{paths[k].name, k != 0, k != 0 && paths[k].healthy(), paths[k].congestion.congested});
-  }
-  return statuses;
-}
 
 // Every operation in flight holds a descriptor (its socket), so the soft RLIMIT_NOFILE (1024 on many
 // systems) is raised to the hard limit, as servers and Go programs do. Where even that is too low for
@@ -310,123 +260,38 @@ nlohmann::json options_json(const RunSettings& settings, const RunOptions& optio
           {"injection_probes", options.injection_probes}};
 }
 
-// What the run learnt of each path (successes, congestion, a control's health), with a warning
-// for a congested path and for a control that failed or carried nothing.
-void record_path_health(std::vector<PathInfo>& paths, const std::vector<PathHealth>& measured) {
-  for (std::size_t k = 0; k < paths.size() && k < measured.size(); ++k) {
-    const PathHealth& health = measured[k];
-    PathInfo& info = paths[k];
-    info.successes = health.successes;
-    info.congestion = health.congestion;
-    if (const PathCongestion& congestion = health.congestion; congestion.congested) {
-      spdlog::warn("path {} is congested: {} of its {} connection steps timed out, and {} of {} re-tested at low "
-                   "concurrency got through",
-                   info.name, congestion.timeouts, congestion.steps, congestion.recovered, congestion.retested);
-    }
-    if (k == 0) {
-      continue;  // the direct path is what is measured, not a reference
-    }
-    info.health = health.healthy() ? "healthy" : "unhealthy";
-    if (health.check_failure) {
-      info.check_failure = health.check_failure->str();
-      spdlog::warn("control path {} ({}) failed its start-up check: {}", info.name, info.detail, health.check_detail);
-    } else if (health.successes == 0) {
-      spdlog::warn("control path {} ({}) carried no successful measurement", info.name, info.detail);
-    }
-  }
-}
-
-// What follows a written report in its folder: retention, then the history index.
-void after_report(const Report& report, const std::filesystem::path& path, const RunOptions& options) {
+// The folder's retention: --keep, --keep-days, and --compress-after unless --no-compress.
+RetentionPolicy retention_policy(const RunOptions& options) {
   RetentionPolicy retention{options.keep, options.keep_days, std::nullopt};
   if (!options.no_compress) {
     retention.compress_after_days = options.compress_after_days;
   }
-  const RetentionOutcome kept = apply_retention(options.out, retention, report.finished_at, path);
-  if (kept.removed + kept.compressed > 0) {
-    spdlog::info("retention: {} old reports removed, {} compressed to .json.gz", kept.removed, kept.compressed);
-  }
-  try {
-    // The history index only speeds up summaries (the report is the record): never fail the run.
-    index_report(options.out, to_json(report), path.filename().string());
-  } catch (const std::exception& error) {
-    spdlog::warn("history index not updated ({}); 'probe history rebuild' will catch up", error.what());
-  }
-}
-
-void log_totals(const Report& report, MonoTime run_start) {
-  std::size_t queries = 0;
-  std::size_t failed = 0;
-  std::size_t endpoints = 0;
-  for (const auto& result : report.results) {
-    for (const auto& [name, observations] : result.paths) {
-      endpoints += observations.endpoints.size();
-      for (const auto& query : observations.queries) {
-        ++queries;
-        failed += query.failure ? 1 : 0;
-      }
-    }
-  }
-  const double seconds = std::chrono::duration<double>(EventLoop::now() - run_start).count();
-  spdlog::info("{} targets, {} DNS queries ({} failed), {} endpoints in {:.1f} s", report.results.size(), queries,
-               failed, endpoints, seconds);
+  return retention;
 }
 
 int run(const RunOptions& options) {
   const StopSignals signals;
-  const auto started_at = std::chrono::system_clock::now();
-  const MonoTime run_start = EventLoop::now();
+  RunRequest request;
+  request.started_at = std::chrono::system_clock::now();
+  request.run_start = EventLoop::now();
 
-  RunSettings settings = run_settings(options);
-  std::vector<PathInfo> paths = describe_paths(settings.controls);
-  const LoadedTargets loaded = load_targets(with_default_targets(options.selection));
-  // Fail on an unusable output folder before measuring, not after; one run at a time in it.
-  ensure_folder(options.out);
-  const OutputLock lock(options.out);
-
-  spdlog::info("measuring {} targets over {} paths", loaded.targets.size(), paths.size());
-  Report report;
-  const auto scrubber = std::make_shared<Scrubber>(Scrubber::for_this_machine());
-  report.scrubber = scrubber;
-  report.run_id = new_run_id();
-  report.started_at = started_at;
-  report.vantage = Vantage{non_empty(options.vantage_id), non_empty(options.asn), non_empty(options.cc)};
-  report.target_lists = loaded.lists;
-  report.options = options_json(settings, options);
-  report.paths = paths;
-  report.finished_at = started_at;
-  PartialLog log(partial_log_path(options.out, report), report, loaded.targets);
-  settings.stop_fd = signals.fd();
-  settings.on_own_address = [scrubber](const std::string& address) { scrubber->add_address(address); };
-  settings.on_target_done = [&log](std::size_t index, const TargetResult& result,
-                                   const std::vector<PathHealth>& health) {
-    // Judged with what is known now: a re-test still to come would give it a second line.
-    log.append(index, result, judge(result, path_statuses(health), false));
-  };
+  request.settings = run_settings(options);
+  request.paths = describe_paths(request.settings.controls);
+  request.targets = load_targets(with_default_targets(options.selection));
+  request.vantage = Vantage{non_empty(options.vantage_id), non_empty(options.asn), non_empty(options.cc)};
+  request.options = options_json(request.settings, options);
+  request.folder = options.out;
+  request.retention = retention_policy(options);
+  request.settings.stop_fd = signals.fd();
   // A progress line only on a terminal, and not with -q: logs and cron mail stay clean.
   ProgressLine progress(std::cerr, ::isatty(STDERR_FILENO) != 0 && spdlog::get_level() <= spdlog::level::info);
-  settings.on_progress = [&progress](std::size_t done, std::size_t total) { progress.update(done, total); };
-  Measurement measured = measure_paths(loaded.targets, settings, run_start);
-  progress.finish();
-  report.results = std::move(measured.results);
-  report.interrupted = measured.interrupted;
-  record_path_health(paths, measured.paths);
-  report.paths = std::move(paths);
-  const std::vector<PathStatus> statuses = path_statuses(measured.paths);
-  for (TargetResult& result : report.results) {
-    // Per target: what the stop cut short is marked `interrupted` and judged inconclusive; a
-    // target measured in full before it keeps its verdict.
-    result.verdict = judge(result, statuses, false);
-  }
-  report.finished_at = std::chrono::system_clock::now();
+  request.settings.on_progress = [&progress](std::size_t done, std::size_t total) { progress.update(done, total); };
+  request.on_measured = [&progress]() { progress.finish(); };
+  const RunOutcome outcome = run_pipeline(request);  // the folder stays locked until `outcome` goes
 
-  const auto path = write_report(report, options.out);
-  log.remove();
-  after_report(report, path, options);
-  log_totals(report, run_start);
   // Human output (stderr) and stdout: see cli/summary_output.hpp.
-  print_run_end(report, path, options.json);
-  if (report.interrupted) {
+  print_run_end(outcome.report, outcome.path, options.json);
+  if (outcome.report.interrupted) {
     const int signal = signals.received();
     spdlog::warn("stopped by {}: the report holds what was measured until then", signal == SIGINT ? "SIGINT" : "SIGTERM");
     return signal == SIGINT ? exit_code::k_interrupted : exit_code::k_terminated;
