@@ -2,24 +2,18 @@
 
 #include <ares.h>
 #include <arpa/inet.h>
-#include <sys/random.h>
-#include <sys/socket.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
-#include <map>
-#include <memory>
-#include <stdexcept>
 
 #include "core/digest.hpp"
 #include "core/error.hpp"
 #include "core/exit_codes.hpp"
 #include "dns/dns_message.hpp"
 #include "net/classify.hpp"
-#include "net/stream_connect.hpp"
 #include "targets/host.hpp"
 
 namespace probe {
