@@ -18,11 +18,13 @@
 
 #include "cli/commands.hpp"
 #include "cli/jitter.hpp"
+#include "cli/option_checks.hpp"
 #include "cli/summary_output.hpp"
 #include "core/error.hpp"
 #include "core/exit_codes.hpp"
 #include "engine/engine.hpp"
 #include "steps/transfer_workers.hpp"
+#include "net/curl_path.hpp"
 #include "path/path.hpp"
 #include "targets/host.hpp"
 #include "store/retention.hpp"
@@ -72,7 +74,8 @@ std::optional<std::string> non_empty(const std::string& text) {
   return text.empty() ? std::nullopt : std::optional<std::string>(text);
 }
 
-// Parses every value of a repeatable flag; the first bad one is a usage error naming flag and value.
+// Parses every value of a repeatable flag; the first bad one is a usage error naming flag and value
+// (any credentials in it left out: a message never carries one).
 template <typename Value>
 std::vector<Value> parse_each(const std::vector<std::string>& texts, const std::string& flag,
                               std::optional<Value> (*parse)(std::string_view, std::string*)) {
@@ -81,7 +84,7 @@ std::vector<Value> parse_each(const std::vector<std::string>& texts, const std::
     std::string problem;
     auto value = parse(text, &problem);
     if (!value) {
-      throw UserError(exit_code::k_usage, flag + " '" + text + "': " + problem);
+      throw UserError(exit_code::k_usage, flag + " '" + without_userinfo(text) + "': " + problem);
     }
     out.push_back(std::move(*value));
   }
@@ -107,8 +110,14 @@ std::vector<ControlSettings> control_settings(const RunOptions& options) {
   if (resolvers.empty()) {
     resolvers.push_back(*parse_resolver(k_default_control_resolver, nullptr));
   }
+  if (without_userinfo(options.control_doh) != options.control_doh) {
+    // The URL goes into the report's options: refused before anything is written.
+    throw UserError(exit_code::k_usage, "--control-doh '" + without_userinfo(options.control_doh) +
+                                            "': a DoH URL must not carry credentials");
+  }
   if (!options.control_doh.empty() && options.control_doh.rfind("https://", 0) != 0) {
-    throw UserError(exit_code::k_usage, "--control-doh '" + options.control_doh + "': expected an https:// URL");
+    throw UserError(exit_code::k_usage,
+                    "--control-doh '" + without_userinfo(options.control_doh) + "': expected an https:// URL");
   }
   if (!options.control_doh_address.empty() && !is_ip_literal(options.control_doh_address)) {
     throw UserError(exit_code::k_usage,
@@ -310,6 +319,7 @@ void add_run_command(CLI::App& app, std::vector<Command>& commands) {
       ->capture_default_str();
   run_app->add_option("--timeout", options->timeout_s, "Seconds to wait for each step (per try)")
       ->check(CLI::Range(0.05, 300.0))
+      ->check(finite_number())
       ->capture_default_str();
   run_app->add_option("--tries", options->tries, "DNS tries per resolver")
       ->check(CLI::Range(1, 10))
@@ -337,7 +347,8 @@ void add_run_command(CLI::App& app, std::vector<Command>& commands) {
   run_app->add_option("--ca-file", options->ca_files,
                       "Also trust the CA certificates in this PEM file; repeatable");
   run_app->add_option("--user-agent", options->user_agent,
-                      "User-Agent of HTTP requests (default: a common browser's, so volunteers do not stand out)");
+                      "User-Agent of HTTP requests (default: a common browser's, so volunteers do not stand out)")
+      ->check(no_control_characters());
   run_app->add_option("--control", options->controls,
                       "A control path: socks5h://HOST:PORT, socks5://HOST:PORT, http://HOST:PORT (CONNECT "
                       "proxy) or iface:NAME (a VPN interface); repeatable");
@@ -352,6 +363,7 @@ void add_run_command(CLI::App& app, std::vector<Command>& commands) {
                       "Address of the --control-doh server when its URL names it and no SOCKS proxy resolves it");
   run_app->add_option("--control-timeout", options->control_timeout_s, "Seconds per step on control paths")
       ->check(CLI::Range(0.05, 300.0))
+      ->check(finite_number())
       ->capture_default_str();
   run_app->add_option("--control-concurrency", options->control_concurrency,
                       "Operations in flight at once on each control path")

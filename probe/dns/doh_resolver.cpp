@@ -35,7 +35,7 @@ struct DohUrl {
 DohUrl parse_doh_url(const std::string& url) {
   const std::unique_ptr<CURLU, decltype(&curl_url_cleanup)> handle(curl_url(), &curl_url_cleanup);
   if (!handle || curl_url_set(handle.get(), CURLUPART_URL, url.c_str(), 0) != CURLUE_OK) {
-    throw std::invalid_argument("DoH URL '" + url + "' cannot be parsed");
+    throw std::invalid_argument("DoH URL '" + without_userinfo(url) + "' cannot be parsed");
   }
   const auto part = [&handle](CURLUPart which, unsigned flags) -> std::optional<std::string> {
     char* text = nullptr;
@@ -47,7 +47,7 @@ DohUrl parse_doh_url(const std::string& url) {
     return out;
   };
   if (lowercase(part(CURLUPART_SCHEME, 0).value_or("")) != "https") {
-    throw std::invalid_argument("DoH URL '" + url + "' is not https://");
+    throw std::invalid_argument("DoH URL '" + without_userinfo(url) + "' is not https://");
   }
   if (part(CURLUPART_USER, 0) || part(CURLUPART_PASSWORD, 0)) {
     throw std::invalid_argument("a DoH URL must not carry credentials");  // the URL is reported

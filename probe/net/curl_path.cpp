@@ -106,4 +106,18 @@ std::string redact_credentials(std::string text, const CurlPath& path) {
   return text;
 }
 
+std::string without_userinfo(std::string_view text) {
+  const std::size_t scheme = text.find("://");
+  const std::size_t start = scheme == std::string_view::npos ? 0 : scheme + 3;
+  // The authority ends at the first '/' after the scheme; a password may hold '@' and ':' but
+  // (percent-encoded or not) is cut at the last '@' before that.
+  const std::size_t slash = text.find('/', start);
+  const std::string_view authority = text.substr(start, slash == std::string_view::npos ? text.npos : slash - start);
+  const std::size_t at = authority.rfind('@');
+  if (at == std::string_view::npos) {
+    return std::string(text);
+  }
+  return std::string(text.substr(0, start)) + "***" + std::string(text.substr(start + at));
+}
+
 }  // namespace probe

@@ -39,4 +39,9 @@ std::optional<std::string> proxy_problem(const CurlPath& path);
 // anything from curl (its error text) that goes into a report or a log.
 std::string redact_credentials(std::string text, const CurlPath& path);
 
+// A proxy or DoH URL as a message may quote it: whatever stands before the last '@' of its
+// authority (USER:PASSWORD, however malformed) becomes "***", so "socks5h://alice:pw@10.0.0.1:1080"
+// reads "socks5h://***@10.0.0.1:1080". Text without '@' is returned as it is.
+std::string without_userinfo(std::string_view text);
+
 }  // namespace probe

@@ -163,7 +163,15 @@ RunOutcome run_pipeline(const RunRequest& request) {
   }
   report.finished_at = std::chrono::system_clock::now();
 
-  auto path = write_report(report, folder);
+  std::filesystem::path path;
+  try {
+    path = write_report(report, folder);
+  } catch (const UserError& error) {
+    // The crash log is kept: say where, and how to make the report from it.
+    throw UserError(error.exit_code(), std::string(error.what()) + "; the crash log " + log.path().string() +
+                                           " keeps what it recorded: 'probe recover " + log.path().string() +
+                                           "' writes the report from it once there is room");
+  }
   log.remove();
   after_report(report, path, folder, request.retention);
   log_totals(report, request.run_start);

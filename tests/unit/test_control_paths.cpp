@@ -192,6 +192,52 @@ TEST_CASE("probe run: control flags are checked before anything is measured", "[
   CHECK(result.err.find("topsecret") == std::string::npos);
 }
 
+TEST_CASE("probe run: a bad --control or --control-doh never repeats its credentials, from flags or a config file",
+          "[cli][control]") {
+  TempDir dir;
+  const std::string out = (dir.path() / "reports").string();
+  const std::vector<std::string> base = {"run", "--url", "tcp://127.0.0.1:9", "--no-system-resolver", "--resolver",
+                                         "127.0.0.1:9", "--out", out};
+  struct Case {
+    std::string flag;
+    std::string value;
+    std::string shown;  // what the message quotes
+  };
+  for (const Case& c : std::vector<Case>{
+           {"control", "ftp://alice:hunter2@127.0.0.1:21", "--control 'ftp://***@127.0.0.1:21'"},
+           {"control", "socks5h://alice:hunter2@proxy.example:1080", "--control 'socks5h://***@proxy.example:1080'"},
+           {"control", "socks5h://alice:hun@ter2@127.0.0.1", "--control 'socks5h://***@127.0.0.1'"},
+           {"control", "alice:hunter2@127.0.0.1:1080", "--control '***@127.0.0.1:1080'"},
+           {"control-doh", "https://alice:hunter2@127.0.0.1/dns-query",
+            "--control-doh 'https://***@127.0.0.1/dns-query': a DoH URL must not carry credentials"},
+           {"control-doh", "http://alice:hunter2@127.0.0.1/dns-query",
+            "--control-doh 'http://***@127.0.0.1/dns-query'"},
+       }) {
+    INFO(c.value);
+    std::vector<std::string> args = base;
+    args.insert(args.end(), {"--" + c.flag, c.value});
+    if (c.flag == "control-doh") {
+      args.insert(args.end(), {"--control", "socks5h://127.0.0.1:1080"});
+    }
+    auto result = run_probe(args);
+    CHECK(result.exit_code == 64);
+    CHECK(result.err.find(c.shown) != std::string::npos);
+    CHECK(result.err.find("hunter2") == std::string::npos);
+    CHECK(result.err.find("ter2") == std::string::npos);
+    CHECK(result.out.empty());
+
+    const auto config = dir.write("probe.toml", "[run]\n" + c.flag + " = \"" + c.value + "\"\n" +
+                                                    (c.flag == "control-doh" ? "control = \"socks5h://127.0.0.1:1080\"\n" : ""));
+    std::vector<std::string> configured = {"--config", config.string()};
+    configured.insert(configured.end(), base.begin(), base.end());
+    result = run_probe(configured);
+    CHECK(result.exit_code == 64);
+    CHECK(result.err.find(c.shown) != std::string::npos);
+    CHECK(result.err.find("hunter2") == std::string::npos);
+    CHECK(result.err.find("ter2") == std::string::npos);
+  }
+}
+
 TEST_CASE("probe run: a dead proxy with credentials leaves no trace of them", "[cli][control]") {
   TempDir dir;
   const std::string out = (dir.path() / "reports").string();

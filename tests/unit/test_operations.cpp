@@ -224,6 +224,37 @@ TEST_CASE("SIGKILL mid-run leaves a log that probe recover turns into a valid re
   CHECK(run_probe({"recover", log.string()}).exit_code == 66);
 }
 
+TEST_CASE("probe recover leaves the log of a run still going alone: exit 75, no report", "[operations]") {
+  MockDns server;
+  TempDir dir;
+  const auto list = dir.write("test.json", dns_list(3, 5));
+  const fs::path out = dir.path() / "reports";
+  Background probe(run_args(list, out, server), dir.path() / "probe");
+  const fs::path log = wait_for_log(out, 4);
+  REQUIRE_FALSE(log.empty());
+  const std::string before = read_file(log);
+
+  auto result = run_probe({"recover", log.string()});
+  CHECK(result.exit_code == 75);
+  CHECK(result.err.find("another probe run is writing to " + out.string()) != std::string::npos);
+  CHECK(result.out.empty());
+  CHECK(fs::exists(log));
+  CHECK(read_file(log).rfind(before, 0) == 0);  // untouched (the run may have added lines)
+  CHECK(count_files(out, ".json") == 0);
+  // Written elsewhere, the same: the log is the live run's.
+  result = run_probe({"recover", log.string(), "--out", (dir.path() / "elsewhere").string()});
+  CHECK(result.exit_code == 75);
+  CHECK_FALSE(fs::exists(dir.path() / "elsewhere"));
+
+  probe.signal(SIGKILL);
+  REQUIRE(probe.wait(std::chrono::seconds(3)) == 128 + SIGKILL);
+  // Once the run is gone, the same log is recovered.
+  result = run_probe({"recover", log.string()});
+  INFO(result.err);
+  CHECK(result.exit_code == 0);
+  CHECK_FALSE(fs::exists(log));
+}
+
 TEST_CASE("probe recover refuses what is not a probe log, skips a last line cut short", "[operations]") {
   TempDir dir;
   const auto not_log = dir.write("x.jsonl", "{\"hello\": 1}\n");
@@ -366,4 +397,8 @@ TEST_CASE("a read-only or full output folder: a clear error (73, 74), earlier re
   CHECK(result.err.find("No space left on device") != std::string::npos);
   CHECK(result.out.find("40000\n") == 0);  // the earlier report, whole
   CHECK(result.out.find(".tmp") == std::string::npos);  // no temporary file left behind
+  // The crash log is kept, and the message says where and how to make the report from it.
+  CHECK(result.out.find(".jsonl") != std::string::npos);
+  CHECK(result.err.find("; the crash log " + out.string() + "/") != std::string::npos);
+  CHECK(result.err.find("'probe recover " + out.string() + "/") != std::string::npos);
 }

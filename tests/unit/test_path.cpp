@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include "core/error.hpp"
+#include "net/curl_path.hpp"
 #include "path/egress.hpp"
 #include "path/path.hpp"
 #include "support/temp_dir.hpp"
@@ -68,6 +69,17 @@ TEST_CASE("credentials in a control URL are decoded and never displayed", "[path
   CHECK(problem.find("alice") == std::string::npos);
   CHECK(problem.find("by IP address") != std::string::npos);
   CHECK(problem_of("socks5://alice:%zz@10.0.0.1:1080").find("%-escape") != std::string::npos);
+}
+
+TEST_CASE("a URL quoted in a message loses whatever stands before the last @ of its authority", "[path]") {
+  CHECK(without_userinfo("socks5h://alice:pw@10.0.0.1:1080") == "socks5h://***@10.0.0.1:1080");
+  CHECK(without_userinfo("socks5://alice:p@ss:w@rd@10.0.0.1:1080") == "socks5://***@10.0.0.1:1080");
+  CHECK(without_userinfo("ftp://u:hunter2@10.0.0.1:21/x@y") == "ftp://***@10.0.0.1:21/x@y");
+  CHECK(without_userinfo("alice:hunter2@10.0.0.1:1080") == "***@10.0.0.1:1080");  // no scheme
+  CHECK(without_userinfo("https://u:p@dns.example/dns-query") == "https://***@dns.example/dns-query");
+  CHECK(without_userinfo("socks5h://10.0.0.1:1080") == "socks5h://10.0.0.1:1080");
+  CHECK(without_userinfo("iface:wg0") == "iface:wg0");
+  CHECK(without_userinfo("") == "");
 }
 
 TEST_CASE("malformed control paths are refused with the reason", "[path]") {

@@ -478,3 +478,67 @@ TEST_CASE("the TLS threads option: the report records it, one per core by defaul
   CHECK(result.exit_code == 64);
   CHECK(result.err.find("--tls-threads") != std::string::npos);
 }
+
+TEST_CASE("a real-number flag is finite: nan and inf exit 64 on the command line, in a config file and after "
+          "schedule --",
+          "[schedule][config]") {
+  Workspace space;
+  for (const std::string& value : std::vector<std::string>{"nan", "NaN", "-nan", "inf", "-infinity"}) {
+    INFO(value);
+    const bool nan = value.find("nan") != std::string::npos || value.find("NaN") != std::string::npos;
+    for (const std::string& flag : std::vector<std::string>{"--timeout", "--control-timeout"}) {
+      // Offline: were the value taken, the run would measure loopback only.
+      auto args = offline_run(space.base / "out");
+      args.insert(args.end(), {flag, value});
+      const auto result = run_probe(args);
+      CHECK(result.exit_code == 64);
+      // NaN passes every range check, so it has its own message; an infinity is out of range.
+      CHECK(result.err.find(flag + ": ") == 7);
+      CHECK(result.err.find(nan ? "'" + value + "' is not a finite number" : value + " not in range") !=
+            std::string::npos);
+    }
+    const fs::path file = space.dir.write("nan.toml", "[run]\ntimeout = \"" + value + "\"\n");
+    std::vector<std::string> args = {"--config", file.string()};
+    const auto offline = offline_run(space.base / "out");
+    args.insert(args.end(), offline.begin(), offline.end());
+    const auto configured = run_probe(args);
+    CHECK(configured.exit_code == 64);
+    CHECK(configured.err.find("probe: " + file.string() + ": run.timeout: ") == 0);
+    CHECK(configured.err.find(value) != std::string::npos);
+    const auto scheduled =
+        probe_in(space.base, {"schedule", "--every", "1h", "--targets", "lists", "--", "--timeout", value});
+    CHECK(scheduled.exit_code == 64);
+    CHECK(scheduled.err.find("--timeout: ") != std::string::npos);
+  }
+  // Finite values are the Range's to judge, as before.
+  auto args = offline_run(space.base / "out");
+  args.insert(args.end(), {"--timeout", "1e9"});
+  CHECK(run_probe(args).exit_code == 64);
+}
+
+TEST_CASE("--user-agent with a control character (CR LF would add headers) exits 64, in flags and config files",
+          "[schedule][config]") {
+  Workspace space;
+  for (const std::string& value : {std::string("probe\r\nX-Injected: 1"), std::string("probe\nX: 1"),
+                                  std::string("a\tb"), std::string("nul\x7f")}) {
+    auto args = offline_run(space.base / "out");
+    args.insert(args.end(), {"--user-agent", value});
+    const auto result = run_probe(args);
+    CHECK(result.exit_code == 64);
+    CHECK(result.err.find("--user-agent: control character 0x") != std::string::npos);
+    CHECK(result.err.find("X-Injected") == std::string::npos);
+    CHECK_FALSE(fs::exists(space.base / "out"));
+  }
+  // A config line cannot hold a raw CR LF; any other control byte is refused the same way.
+  const fs::path file = space.dir.write("ua.toml", "[run]\nuser-agent = \"probe\x01X\"\n");
+  std::vector<std::string> args = {"--config", file.string()};
+  const auto offline = offline_run(space.base / "out");
+  args.insert(args.end(), offline.begin(), offline.end());
+  const auto configured = run_probe(args);
+  CHECK(configured.exit_code == 64);
+  CHECK(configured.err.find("run.user-agent: control character 0x01 at byte 6") != std::string::npos);
+  // Printable text is taken as it is.
+  auto fine = offline_run(space.base / "out");
+  fine.insert(fine.end(), {"--user-agent", "Mozilla/5.0 (X11; Linux x86_64) probe-test"});
+  CHECK(run_probe(fine).exit_code == 0);
+}
