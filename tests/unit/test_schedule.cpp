@@ -516,7 +516,7 @@ TEST_CASE("a real-number flag is finite: nan and inf exit 64 on the command line
   CHECK(run_probe(args).exit_code == 64);
 }
 
-TEST_CASE("--user-agent with a control character (CR LF would add headers) exits 64, in flags and config files",
+TEST_CASE("a user agent with a control character (CR LF would add headers) exits 64, in flags and config files",
           "[schedule][config]") {
   Workspace space;
   for (const std::string& value : {std::string("probe\r\nX-Injected: 1"), std::string("probe\nX: 1"),
