@@ -19,6 +19,18 @@ namespace {
 bool is_hex(char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; }
 bool is_digit(char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; }
 bool is_word(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_'; }
+// A character that can continue a host name or a file name: "ubuntu" is not a whole word in
+// "ubuntu.com" or "my-ubuntu-box", and "/root" is not a folder in "https://root.example.org/".
+bool is_name(char c) { return is_word(c) || c == '.' || c == '-'; }
+
+// The machine's home folder where it stands as a path: not inside a longer name ("/rootfs",
+// "/root.example.org") and not after another name or a second slash (a URL's "//root.host/" or
+// a server's "/srv/home/x" are not this machine's folder).
+bool path_bounded(const std::string& text, std::size_t begin, std::size_t end) {
+  const bool before_ok = begin == 0 || (!is_name(text[begin - 1]) && text[begin - 1] != '/');
+  const bool after_ok = end == text.size() || !is_name(text[end]);
+  return before_ok && after_ok;
+}
 
 // Replaces each occurrence of `needle` in `text` for which `bounded(text, begin, end)` holds.
 template <typename Bounded>
@@ -213,9 +225,7 @@ void Scrubber::add_path(const std::string& path) {
 std::string Scrubber::text(std::string_view in) const {
   std::string out(in);
   for (const std::string& path : m_paths) {
-    out = replace_bounded(out, path, [](const std::string& text, std::size_t, std::size_t end) {
-      return end == text.size() || !is_word(text[end]);
-    });
+    out = replace_bounded(out, path, path_bounded);
   }
   for (const std::string& address : m_addresses) {
     const bool v6 = address.find(':') != std::string::npos;
@@ -225,7 +235,10 @@ std::string Scrubber::text(std::string_view in) const {
   }
   for (const std::string& word : m_words) {
     out = replace_bounded(out, word, [](const std::string& text, std::size_t begin, std::size_t end) {
-      return (begin == 0 || !is_word(text[begin - 1])) && (end == text.size() || !is_word(text[end]));
+      // Not inside a name, nor a step of a path or URL ("https://ubuntu/", "/users/ubuntu/"): the
+      // home folder's own rule covers the machine's paths.
+      const auto joined = [](char c) { return is_name(c) || c == '/'; };
+      return (begin == 0 || !joined(text[begin - 1])) && (end == text.size() || !joined(text[end]));
     });
   }
   return out;
@@ -244,6 +257,9 @@ std::string Scrubber::dns_message(std::string bytes) const {
 void Scrubber::scrub(nlohmann::json& value) const {
   if (value.is_object()) {
     for (auto& [key, item] : value.items()) {
+      if ((key == "url" || key == "host") && item.is_string()) {
+        continue;  // a target's identity comes from its list, not from this machine
+      }
       if (key == "raw_base64" && item.is_string()) {
         if (const auto bytes = base64_decode(item.get<std::string>())) {
           item = base64_encode(dns_message(*bytes));

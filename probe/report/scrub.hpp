@@ -16,6 +16,9 @@
 //   Client Subnet option there, whoever's it is (it is the subnet a resolver saw the query from);
 // - the home folder and the user name, replaced by "[scrubbed]" (the name only as a whole word of
 //   three characters or more, and never "root", which names nobody).
+// Never a target's identity, which comes from its list, not from this machine: `url` and `host`
+// are left as given, and a host name's '.' and '-' continue a word or a folder name, so neither
+// "/root" in "https://root.example.org/" nor "ubuntu" in "ubuntu.com" is taken for this machine's.
 namespace probe {
 
 inline constexpr std::string_view k_scrubbed = "[scrubbed]";

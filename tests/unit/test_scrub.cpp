@@ -14,7 +14,10 @@
 
 #include "core/digest.hpp"
 #include "report/scrub.hpp"
+#include "support/reports.hpp"
+#include "support/run_command.hpp"
 #include "support/skip.hpp"
+#include "support/temp_dir.hpp"
 
 using probe::Scrubber;
 
@@ -55,6 +58,71 @@ TEST_CASE("scrub: own addresses, home and user name become [scrubbed], only wher
   CHECK(scrubber.text("/home/alicex/x") == "/home/alicex/x");
   CHECK(scrubber.text("run by alice, not malice or alice_b") == "run by [scrubbed], not malice or alice_b");
   CHECK(scrubber.text("nothing here") == "nothing here");
+}
+
+TEST_CASE("scrub: a target's name is never taken for the machine's home or user, whatever the user is called",
+          "[scrub]") {
+  for (const std::string& user : std::vector<std::string>{"root", "ubuntu", "alice", "nobody", "debian"}) {
+    INFO(user);
+    const std::string home = user == "root" ? "/root" : "/home/" + user;
+    Scrubber scrubber;  // as for_this_machine() sets it up for this user
+    scrubber.add_path(home);
+    scrubber.add_word(user);
+    // Names of targets, and what servers send about them: untouched.
+    for (const std::string& text : std::vector<std::string>{
+             "https://" + user + ".example.org/", "https://" + user + ".com/", "https://www." + user + ".com/" + user + "/",
+             "tcp://" + user + "-box.example:443", "https://" + user + "/x", "Location: https://cdn.example/home/" + user,
+             home + "fs/x", "http://h" + home + "/x", "CN=" + user + ".example.org"}) {
+      CHECK(scrubber.text(text) == text);
+    }
+    // The machine's own folder in a path or a message: scrubbed.
+    CHECK(scrubber.text(home + "/targets/x.json") == "[scrubbed]/targets/x.json");
+    CHECK(scrubber.text("cannot read " + home + "/x.pem: denied") == "cannot read [scrubbed]/x.pem: denied");
+    CHECK(scrubber.text("'" + home + "'") == "'[scrubbed]'");
+    // A result's identity is kept as its list gave it; what the network said about it is scrubbed.
+    nlohmann::json result = {{"host", user + ".example.org"},
+                             {"url", "https://" + user + ".example.org" + home + "/"},
+                             {"http", {{"title", "files in " + home + "/x"}}}};
+    scrubber.scrub(result);
+    CHECK(result["host"] == user + ".example.org");
+    CHECK(result["url"] == "https://" + user + ".example.org" + home + "/");
+    CHECK(result["http"]["title"] == "files in [scrubbed]/x");
+  }
+  Scrubber named;
+  named.add_word("ubuntu");
+  CHECK(named.text("run by ubuntu, as ubuntu") == "run by [scrubbed], as [scrubbed]");
+}
+
+TEST_CASE("scrub: a run as root, and as another user, keeps target names whole in its report", "[scrub][root]") {
+  if (geteuid() != 0) {
+    PROBE_SKIP("needs root to run the probe as root's home and as the user nobody");
+  }
+  probe::test::TempDir dir;
+  std::filesystem::permissions(dir.path(), std::filesystem::perms::all);  // nobody writes its report here
+  struct As {
+    std::vector<std::string> prefix;
+    std::string user;
+  };
+  const std::vector<As> runs = {{{"env", "HOME=/root"}, "root"},
+                                {{"runuser", "-u", "nobody", "--", "env", "HOME=/nonexistent"}, "nobody"}};
+  for (const As& as : runs) {
+    INFO(as.user);
+    const std::filesystem::path out = dir.path() / as.user;
+    const std::string url = "https://" + as.user + ".example.org/" + as.user + "/";
+    std::vector<std::string> args = as.prefix;
+    // Offline: the only resolver is a closed loopback port, so nothing leaves the machine.
+    args.insert(args.end(), {PROBE_BINARY, "-q", "run", "--url", url, "--no-system-resolver", "--resolver",
+                             "127.0.0.1:1", "--tries", "1", "--timeout", "1", "--out", out.string()});
+    const auto result = probe::test::run_command(args);
+    INFO(result.err);
+    REQUIRE(result.exit_code == 0);
+    const auto report_path = probe::test::only_report(out);
+    CHECK(probe::test::validates({report_path.string()}));
+    const auto report = nlohmann::json::parse(probe::test::read_file(report_path));
+    REQUIRE(report["results"].size() == 1);
+    CHECK(report["results"][0]["url"] == url);
+    CHECK(report["results"][0]["host"] == as.user + ".example.org");
+  }
 }
 
 TEST_CASE("scrub: a user called root or a two-letter name is not a word to remove", "[scrub]") {
