@@ -143,11 +143,17 @@ std::vector<ControlSettings> control_settings(const RunOptions& options) {
 // and exits 130 or 143. (A handler would have to do all that from a signal context.)
 class StopSignals {
 public:
+  // SIGHUP (a closed terminal, an ssh session that ended) stops a run as SIGTERM does, unless the
+  // probe was started with it ignored (nohup): then it stays ignored.
   StopSignals() {
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    struct sigaction hangup {};
+    if (sigaction(SIGHUP, nullptr, &hangup) == 0 && hangup.sa_handler != SIG_IGN) {
+      sigaddset(&set, SIGHUP);
+    }
     if (sigprocmask(SIG_BLOCK, &set, &m_previous) != 0) {
       throw std::runtime_error(std::string("sigprocmask: ") + std::strerror(errno));
     }
@@ -302,8 +308,9 @@ int run(const RunOptions& options) {
   print_run_end(outcome.report, outcome.path, options.json);
   if (outcome.report.interrupted) {
     const int signal = signals.received();
-    spdlog::warn("stopped by {}: the report holds what was measured until then", signal == SIGINT ? "SIGINT" : "SIGTERM");
-    return signal == SIGINT ? exit_code::k_interrupted : exit_code::k_terminated;
+    spdlog::warn("stopped by {}: the report holds what was measured until then",
+                 signal == SIGINT ? "SIGINT" : signal == SIGHUP ? "SIGHUP" : "SIGTERM");
+    return signal == SIGINT ? exit_code::k_interrupted : signal == SIGHUP ? exit_code::k_hangup : exit_code::k_terminated;
   }
   return exit_code::k_ok;
 }

@@ -13,6 +13,7 @@ inline constexpr int k_cant_create = 73; // cannot create the output
 inline constexpr int k_io_error = 74;    // write or fsync failed
 inline constexpr int k_locked = 75;      // another run holds the lock
 inline constexpr int k_config = 78;      // configuration refused
+inline constexpr int k_hangup = 129;       // stopped by SIGHUP (128 + 1), report written
 inline constexpr int k_interrupted = 130;  // stopped by SIGINT (128 + 2), report written
 inline constexpr int k_terminated = 143;   // stopped by SIGTERM (128 + 15), report written
 }  // namespace probe::exit_code

@@ -53,7 +53,9 @@ std::string dns_list(int answered, int silent) {
 // The probe started in the background (stdout and stderr to files), for tests that signal it.
 class Background {
 public:
-  Background(const std::vector<std::string>& args, const fs::path& log_prefix)
+  // `hangup_ignored`: started as nohup starts it, SIGHUP ignored; otherwise SIGHUP has its default
+  // action in the child whatever this process does with it.
+  Background(const std::vector<std::string>& args, const fs::path& log_prefix, bool hangup_ignored = false)
       : m_err(log_prefix.string() + ".err") {
     std::vector<std::string> all = {PROBE_BINARY};
     all.insert(all.end(), args.begin(), args.end());
@@ -67,7 +69,25 @@ public:
     const std::string out = log_prefix.string() + ".out";
     posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     posix_spawn_file_actions_addopen(&actions, 2, m_err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    const int rc = posix_spawn(&m_pid, PROBE_BINARY, &actions, nullptr, argv.data(), environ);
+    posix_spawnattr_t attributes;
+    posix_spawnattr_init(&attributes);
+    struct sigaction previous {};
+    if (hangup_ignored) {
+      struct sigaction ignore {};
+      ignore.sa_handler = SIG_IGN;
+      ::sigaction(SIGHUP, &ignore, &previous);  // an ignored signal stays ignored across exec
+    } else {
+      sigset_t hangup;
+      sigemptyset(&hangup);
+      sigaddset(&hangup, SIGHUP);
+      posix_spawnattr_setsigdefault(&attributes, &hangup);
+      posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGDEF);
+    }
+    const int rc = posix_spawn(&m_pid, PROBE_BINARY, &actions, &attributes, argv.data(), environ);
+    if (hangup_ignored) {
+      ::sigaction(SIGHUP, &previous, nullptr);
+    }
+    posix_spawnattr_destroy(&attributes);
     posix_spawn_file_actions_destroy(&actions);
     REQUIRE(rc == 0);
   }
@@ -137,9 +157,10 @@ std::size_t count_files(const fs::path& folder, const std::string& extension) {
 
 }  // namespace
 
-TEST_CASE("SIGTERM or SIGINT mid-run: a report marked interrupted, steps in flight say so, exit 143 or 130",
+TEST_CASE("SIGTERM, SIGINT or SIGHUP mid-run: a report marked interrupted, steps in flight say so, exit 143, 130 "
+          "or 129",
           "[operations]") {
-  const int sig = GENERATE(SIGTERM, SIGINT);
+  const int sig = GENERATE(SIGTERM, SIGINT, SIGHUP);
   MockDns server;
   TempDir dir;
   const auto list = dir.write("test.json", dns_list(3, 5));
@@ -152,9 +173,11 @@ TEST_CASE("SIGTERM or SIGINT mid-run: a report marked interrupted, steps in flig
   const int code = probe.wait(std::chrono::seconds(3));
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - signalled).count();
   INFO(probe.err());
-  CHECK(code == (sig == SIGTERM ? 143 : 130));
+  CHECK(code == 128 + sig);
   CHECK(seconds < 1.0);  // it stops at once, not at the end of the 5 s timeout
-  CHECK(probe.err().find(sig == SIGTERM ? "stopped by SIGTERM" : "stopped by SIGINT") != std::string::npos);
+  CHECK(probe.err().find(sig == SIGTERM  ? "stopped by SIGTERM"
+                         : sig == SIGINT ? "stopped by SIGINT"
+                                         : "stopped by SIGHUP") != std::string::npos);
   const fs::path report_path = only_report(out);
   CHECK(validates({report_path.string()}));
   CHECK(count_files(out, ".jsonl") == 0);  // the report replaces the log
@@ -175,6 +198,21 @@ TEST_CASE("SIGTERM or SIGINT mid-run: a report marked interrupted, steps in flig
     }
   }
   CHECK(interrupted == 10);
+}
+
+TEST_CASE("started with SIGHUP ignored (nohup), a run ignores it and goes on", "[operations]") {
+  MockDns server;
+  TempDir dir;
+  const auto list = dir.write("test.json", dns_list(3, 5));
+  const fs::path out = dir.path() / "reports";
+  Background probe(run_args(list, out, server), dir.path() / "probe", true);
+  REQUIRE_FALSE(wait_for_log(out, 4).empty());
+  probe.signal(SIGHUP);
+  CHECK(probe.wait(std::chrono::milliseconds(500)) == -1);  // still running
+  probe.signal(SIGTERM);
+  CHECK(probe.wait(std::chrono::seconds(3)) == 143);
+  CHECK(probe.err().find("stopped by SIGTERM") != std::string::npos);
+  CHECK(validates({only_report(out).string()}));
 }
 
 TEST_CASE("SIGKILL mid-run leaves a log that probe recover turns into a valid report marked interrupted",
