@@ -6,7 +6,6 @@
 #include <sstream>
 
 #include "analyst/observations.hpp"
-#include "model/report_json.hpp"
 #include "model/signature.hpp"
 
 namespace probe {
@@ -26,20 +25,13 @@ json report_info(const LoadedReport& report) {
           {"started_at", optional_json(optional_string(report.json, "started_at"))}};
 }
 
-// Results by key, read back as model/'s types (a field of the wrong type is exit 65 naming the
-// file and the field); a key seen twice keeps its first result.
+// Results by key (read back and checked when the report was loaded); a key seen twice keeps its
+// first result.
 std::map<TargetKey, TargetResult> by_key(const LoadedReport& report) {
   std::map<TargetKey, TargetResult> results;
-  const auto found = report.json.find("results");
-  if (found == report.json.end() || !found->is_array()) {
-    return results;
-  }
-  for (std::size_t i = 0; i < found->size(); ++i) {
-    const json& result = (*found)[i];
-    const TargetKey key = target_key(result);
-    if (results.count(key) == 0) {
-      results.emplace(key, result_from_json(result, report.file_name + ": results/" + std::to_string(i)));
-    }
+  const json& listed = report.json["results"];
+  for (std::size_t i = 0; i < report.results.size(); ++i) {
+    results.emplace(target_key(listed[i]), report.results[i]);
   }
   return results;
 }

@@ -9,7 +9,6 @@
 
 #include "analyst/observations.hpp"
 #include "analyst/summary.hpp"
-#include "model/report_json.hpp"
 
 namespace probe {
 
@@ -210,9 +209,9 @@ std::vector<json> ooni_measurements(const LoadedReport& report, const OoniOption
   const std::string run_id = optional_string(top, "run_id").value_or("");
   const std::string report_id = compact_time(started) + "_" + asn + "_" + k_ooni_test_name + "_" + run_id;
   std::vector<json> out;
-  std::size_t index = 0;
-  for (const json& result : top["results"]) {
-    const TargetResult typed = result_from_json(result, report.file_name + ": results/" + std::to_string(index));
+  for (std::size_t index = 0; index < report.results.size();) {
+    const json& result = top["results"][index];
+    const TargetResult& typed = report.results[index];
     ++index;
     const long long offset = start_offset_s(typed);
     const double offset_s = static_cast<double>(offset);
@@ -226,18 +225,18 @@ std::vector<json> ooni_measurements(const LoadedReport& report, const OoniOption
     }
     keys["agent"] = "agent";  // redirects are recorded, never followed
     keys["control_paths"] = controls;
-    const json verdict = value_or_null(result, "verdict");
-    keys["probe_verdict"] = verdict;
-    const std::string status = verdict.is_object() ? verdict.value("status", "") : "";
-    keys["accessible"] = status == "accessible" ? json(true) : status == "blocked" ? json(false) : json();
-    keys["blocking"] = status == "accessible" ? json(false)
-                       : status == "blocked" && verdict["method"].is_string() ? verdict["method"]
-                                                                               : json();
+    keys["probe_verdict"] = value_or_null(result, "verdict");
+    // From the verdict as read back (a method may be missing: never indexed blind).
+    const std::optional<Verdict>& verdict = typed.verdict;
+    const bool accessible = verdict && verdict->status == Status::accessible;
+    const bool blocked = verdict && verdict->status == Status::blocked;
+    keys["accessible"] = accessible ? json(true) : blocked ? json(false) : json();
+    keys["blocking"] = accessible ? json(false) : blocked && verdict->method ? json(*verdict->method) : json();
     const std::string input = optional_string(result, "url").value_or(typed.target.host);
-    char uid[16];
+    char uid[24];
     std::snprintf(uid, sizeof uid, "%04zu", index);
-    json annotations = {{"app", result.value("app", "")},
-                        {"target_kind", result.value("kind", "")},
+    json annotations = {{"app", typed.target.app},
+                        {"target_kind", std::string(to_string(typed.target.kind))},
                         {"report_file", report.file_name},
                         {"interrupted", top.value("interrupted", false) ? "true" : "false"}};
     if (const auto id = optional_string(vantage, "id")) {
@@ -279,9 +278,9 @@ std::string export_csv_rows(const LoadedReport& report) {
   std::ostringstream out;
   const std::string run_id = optional_string(report.json, "run_id").value_or("");
   const std::string started = optional_string(report.json, "started_at").value_or("");
-  std::size_t index = 0;
-  for (const json& result : report.json["results"]) {
-    const TargetResult typed = result_from_json(result, report.file_name + ": results/" + std::to_string(index++));
+  for (std::size_t index = 0; index < report.results.size(); ++index) {
+    const json& result = report.json["results"][index];
+    const TargetResult& typed = report.results[index];
     const TargetKey key = target_key(result);
     const json verdict = value_or_null(result, "verdict");
     for (const std::string& path : path_names(typed)) {

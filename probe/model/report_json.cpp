@@ -248,11 +248,8 @@ struct At {
   At operator/(std::size_t index) const { return At{where, path + "/" + std::to_string(index)}; }
 
   [[noreturn]] void wrong(std::string_view expected, const json& got) const {
-    std::string shown = got.dump(-1, ' ', false, json::error_handler_t::replace);
-    if (shown.size() > 40) {
-      shown = shown.substr(0, 37) + "...";
-    }
-    throw UserError(exit_code::k_data_error, where + path + ": expected " + std::string(expected) + ", got " + shown);
+    throw UserError(exit_code::k_data_error,
+                    where + path + ": expected " + std::string(expected) + ", got " + shown_json(got));
   }
 };
 
@@ -531,6 +528,17 @@ std::string url_path(const std::string& url) {
 }
 
 }  // namespace
+
+std::string shown_json(const json& value) {
+  if (value.is_object()) {
+    return "an object";
+  }
+  if (value.is_array()) {
+    return "an array";
+  }
+  std::string shown = value.dump(-1, ' ', false, json::error_handler_t::replace);
+  return shown.size() > 40 ? shown.substr(0, 37) + "..." : shown;
+}
 
 std::optional<Verdict> verdict_from_json(const json& value, const std::string& where) {
   const At at{where, "/verdict"};

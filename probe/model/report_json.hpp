@@ -24,6 +24,10 @@ nlohmann::json result_to_json(const TargetResult& result, const std::optional<Ve
 // `where` is the file and the result ("r.json: results/3").
 TargetResult result_from_json(const nlohmann::json& result, const std::string& where);
 
+// A wrong value as messages show it: its JSON cut to 40 characters; an object or an array only as
+// "an object" or "an array" (a reader that scans without building the tree shows them the same).
+std::string shown_json(const nlohmann::json& value);
+
 // The verdict alone (`result["verdict"]`), null when the target was not judged; as above.
 std::optional<Verdict> verdict_from_json(const nlohmann::json& verdict, const std::string& where);
 

@@ -17,6 +17,8 @@
 #include "core/clock.hpp"
 #include "core/error.hpp"
 #include "core/exit_codes.hpp"
+#include "model/report_json.hpp"
+#include "store/report_reader.hpp"
 
 namespace probe {
 
@@ -153,7 +155,10 @@ json recover_report(const fs::path& log) {
   if (in.bad()) {
     throw UserError(exit_code::k_no_input, log.string() + ": read failed: " + std::strerror(errno));
   }
-  const std::string content = buffer.str();
+  return recover_report_text(buffer.str(), log.string());
+}
+
+json recover_report_text(const std::string& content, const std::string& name) {
   std::vector<std::string> lines;
   std::size_t start = 0;
   while (start < content.size()) {
@@ -162,9 +167,9 @@ json recover_report(const fs::path& log) {
     start = end == std::string::npos ? content.size() : end + 1;
   }
   const bool ends_cleanly = !content.empty() && content.back() == '\n';
-  const auto where = [&](std::size_t i) { return log.string() + ":" + std::to_string(i + 1); };
+  const auto where = [&](std::size_t i) { return name + ":" + std::to_string(i + 1); };
   if (lines.empty()) {
-    throw UserError(exit_code::k_data_error, log.string() + ": empty: not the log of a probe run");
+    throw UserError(exit_code::k_data_error, name + ": empty: not the log of a probe run");
   }
   json header = json::parse(lines[0], nullptr, false);
   if (header.is_discarded() || !header.is_object() || !header.contains("probe_partial_log") ||
@@ -176,12 +181,19 @@ json recover_report(const fs::path& log) {
                                                  " is not " + std::to_string(k_partial_log_version));
   }
   json report = header["report"];
+  // The header's report, checked as a report without results is: its schema_version one this probe
+  // reads, each field of its frame of its type.
+  report["results"] = json::array();
+  check_report_frame(report, where(0) + ": report");
   // A log written before the header listed the targets has no "targets": only finished ones are known.
   const json unfinished = header.contains("targets") ? header["targets"] : json::array();
   if (!unfinished.is_array() || !std::all_of(unfinished.begin(), unfinished.end(), [](const json& target) {
         return is_result(target) && target["verdict"].is_null();
       })) {
     throw UserError(exit_code::k_data_error, where(0) + ": the header's targets are not a list of targets");
+  }
+  for (std::size_t index = 0; index < unfinished.size(); ++index) {
+    result_from_json(unfinished[index], where(0) + ": targets/" + std::to_string(index));
   }
   std::map<std::size_t, json> results;
   std::string last_at;
@@ -200,7 +212,25 @@ json recover_report(const fs::path& log) {
       }
       throw UserError(exit_code::k_data_error, where(i) + ": not a result line of a probe log");
     }
-    results[line["index"].get<std::size_t>()] = line["result"];
+    // Each line as the report writer would take it: a result that reads back, for a target the
+    // header lists at that index. A line that is not is left out, with a warning.
+    const std::size_t index = line["index"].get<std::size_t>();
+    try {
+      result_from_json(line["result"], where(i) + ": result");
+    } catch (const UserError& error) {
+      spdlog::warn("{}; line skipped", error.what());
+      continue;
+    }
+    if (!unfinished.empty() && index >= unfinished.size()) {
+      spdlog::warn("{}: index {} is past the run's {} targets; line skipped", where(i), index, unfinished.size());
+      continue;
+    }
+    if (!unfinished.empty() && target_key(line["result"]) != target_key(unfinished[index])) {
+      spdlog::warn("{}: the result is not the header's target {} ({}); line skipped", where(i), index,
+                   target_label(target_key(unfinished[index])));
+      continue;
+    }
+    results[index] = line["result"];
     last_at = line["at"].get<std::string>();
   }
   // Targets the run had not finished: listed, unjudged (verdict null), with nothing measured.

@@ -63,6 +63,12 @@ private:
 // `finished_at` set to when the last line was written. A last line cut short (the process died
 // while writing it) is skipped with a warning. Throws UserError 66 when the log cannot be read,
 // 65 when it is not a probe log or a line before the last is not valid.
+// Each result line is read back as a report's result is (model/report_json), for the target the
+// header lists at its index: a line that is not is skipped with a warning naming it. The header's
+// report must be one of a readable schema_version with a frame of the right types (65 otherwise).
 nlohmann::json recover_report(const std::filesystem::path& log);
+
+// The same over the log's text; `name` names it in messages.
+nlohmann::json recover_report_text(const std::string& content, const std::string& name);
 
 }  // namespace probe

@@ -5,6 +5,7 @@
 
 #include "core/error.hpp"
 #include "core/exit_codes.hpp"
+#include "model/report_json.hpp"
 #include "store/retention.hpp"
 
 namespace probe {
@@ -22,7 +23,56 @@ nlohmann::json parse_report_text(const fs::path& path) {
   }
 }
 
+[[noreturn]] void wrong_type(const std::string& where, const std::string& field, const char* expected,
+                             const nlohmann::json& value) {
+  throw UserError(exit_code::k_data_error, where + ": " + field + ": expected " + expected + ", got " + shown_json(value));
+}
+
+using Is = bool (nlohmann::json::*)() const noexcept;
+
+// `object[key]`, when it is there, passes `is` (or is null where `nullable`).
+void expect(const nlohmann::json& object, const char* key, Is is, const char* expected, const std::string& where,
+            const std::string& prefix = "", bool nullable = false) {
+  const auto found = object.find(key);
+  if (found == object.end() || (nullable && found->is_null()) || ((*found).*is)()) {
+    return;
+  }
+  wrong_type(where, prefix + key, expected, *found);
+}
+
 }  // namespace
+
+void check_report_frame(const nlohmann::json& report, const std::string& where) {
+  using nlohmann::json;
+  check_schema_version(report, where);
+  for (const char* key : {"probe_version", "run_id", "started_at", "finished_at"}) {
+    expect(report, key, &json::is_string, "a string", where);
+  }
+  expect(report, "interrupted", &json::is_boolean, "true or false", where);
+  expect(report, "vantage", &json::is_object, "an object", where);
+  if (const auto vantage = report.find("vantage"); vantage != report.end()) {
+    for (const char* key : {"id", "asn", "cc"}) {
+      expect(*vantage, key, &json::is_string, "a string or null", where, "vantage/", true);
+    }
+  }
+  expect(report, "options", &json::is_object, "an object", where);
+  expect(report, "apps", &json::is_object, "an object", where);
+  expect(report, "target_lists", &json::is_array, "an array", where);
+  expect(report, "paths", &json::is_array, "an array", where);
+  if (const auto paths = report.find("paths"); paths != report.end()) {
+    for (std::size_t i = 0; i < paths->size(); ++i) {
+      if (!(*paths)[i].is_object()) {
+        wrong_type(where, "paths/" + std::to_string(i), "an object", (*paths)[i]);
+      }
+    }
+  }
+  const json& results = report["results"];
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    if (!results[i].is_object()) {
+      wrong_type(where, "results/" + std::to_string(i), "an object", results[i]);
+    }
+  }
+}
 
 std::string readable_schema_versions() {
   std::string out;
@@ -47,11 +97,18 @@ void check_schema_version(const nlohmann::json& report, const std::string& where
   }
 }
 
-LoadedReport load_report(const fs::path& path) {
-  LoadedReport loaded{path, path.filename().string(), parse_report_text(path)};
-  check_schema_version(loaded.json, path.string());
+LoadedReport loaded_report(nlohmann::json report, const fs::path& path) {
+  LoadedReport loaded{path, path.filename().string(), std::move(report), {}};
+  check_report_frame(loaded.json, path.string());
+  const nlohmann::json& results = loaded.json["results"];
+  loaded.results.reserve(results.size());
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    loaded.results.push_back(result_from_json(results[i], path.string() + ": results/" + std::to_string(i)));
+  }
   return loaded;
 }
+
+LoadedReport load_report(const fs::path& path) { return loaded_report(parse_report_text(path), path); }
 
 bool has_report_extension(const std::string& file_name) {
   return file_name.ends_with(".json") || file_name.ends_with(".json.gz");
@@ -98,18 +155,6 @@ std::vector<ReportFile> list_report_files(const std::vector<fs::path>& inputs) {
     files.insert(files.end(), found.begin(), found.end());
   }
   return files;
-}
-
-std::optional<LoadedReport> load_listed_report(const ReportFile& file) {
-  if (!file.from_folder) {
-    return load_report(file.path);
-  }
-  LoadedReport loaded{file.path, file.path.filename().string(), parse_report_text(file.path)};
-  if (!loaded.json.is_object() || !loaded.json.contains("schema_version")) {
-    return std::nullopt;  // another JSON file kept beside the reports
-  }
-  check_schema_version(loaded.json, file.path.string());
-  return loaded;
 }
 
 std::optional<std::string> optional_string(const nlohmann::json& object, const char* key) {

@@ -27,20 +27,34 @@ constexpr bool readable_schema_version(long long version) {
 // "1 and 2": the versions this probe reads, for messages.
 std::string readable_schema_versions();
 
-// A report file and its parsed JSON. `file_name` is the name without the folder.
+// A report file, its parsed JSON and its results read back (model/report_json). `file_name` is the
+// name without the folder. Every field a reader takes from `json` has been checked: its frame by
+// check_report_frame, each result by result_from_json.
 struct LoadedReport {
   std::filesystem::path path;
   std::string file_name;
   nlohmann::json json;
+  std::vector<TargetResult> results;  // in the order of json["results"]
 };
 
-// Loads a report (.json or .json.gz) and checks its schema_version. Throws UserError: 66 when the
-// file is missing or unreadable, 65 when it is not JSON or not a report of a known version (the
-// message names the file and the version it holds).
+// Loads a report (.json or .json.gz) and checks it whole. Throws UserError: 66 when the file is
+// missing or unreadable, 65 when it is not JSON, not a report of a known version (the message
+// names the file and the version it holds), or has a field of the wrong type anywhere (the
+// message names the file and the field: "r.json: interrupted: expected true or false, got \"yes\"").
 LoadedReport load_report(const std::filesystem::path& path);
 
-// Throws UserError 65, naming `where`, unless `report` is an object with a readable schema_version.
+// The same for a report already parsed (`path` names it in messages).
+LoadedReport loaded_report(nlohmann::json report, const std::filesystem::path& path);
+
+// Throws UserError 65, naming `where`, unless `report` is an object with a readable schema_version
+// and a results array.
 void check_schema_version(const nlohmann::json& report, const std::string& where);
+
+// check_schema_version, then the report's frame (reports/schema.json's top level): each field
+// that is there has its type (probe_version, run_id, started_at and finished_at strings,
+// interrupted true or false, vantage an object of strings or nulls, paths and target_lists arrays,
+// options and apps objects, each result an object). Throws UserError 65 naming `where` and the field.
+void check_report_frame(const nlohmann::json& report, const std::string& where);
 
 // A file that may hold a report: given by name, or found in a given folder.
 struct ReportFile {
@@ -56,10 +70,6 @@ std::string report_stem(const std::string& file_name);
 // files (not recursive). Sorted by path, each once. Throws UserError 66 for an input that does not
 // exist.
 std::vector<ReportFile> list_report_files(const std::vector<std::filesystem::path>& inputs);
-
-// Loads a listed file. A file found in a folder that is not a report at all (no schema_version at
-// its top level, such as reports/schema.json) gives nullopt; everything else is load_report's.
-std::optional<LoadedReport> load_listed_report(const ReportFile& file);
 
 // What names a target across reports: app, host, port, kind, url (port and url are null for
 // `dns` targets).
