@@ -88,6 +88,9 @@ int run_cli(int argc, char** argv) {
   } catch (const CLI::FileError& error) {
     std::cerr << "probe: --config: " << error.what() << "\n";
     return exit_code::k_no_input;
+  } catch (const UserError& error) {  // --config's file, checked before it is read
+    std::cerr << "probe: --config: " << error.what() << "\n";
+    return error.exit_code();
   } catch (const CLI::ParseError& error) {
     // The user's own subcommand help is the most useful pointer.
     std::string where = "probe";

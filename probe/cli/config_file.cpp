@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "core/input_file.hpp"
+
 namespace probe {
 
 namespace {
@@ -93,7 +95,15 @@ void add_config_option(CLI::App& app) {
                  "Read flag values from this file (TOML/INI: global flags at the top, a [run] section for "
                  "run's); the command line wins over it")
       ->type_name("FILE")
-      ->expected(1);
+      ->expected(1)
+      // Before CLI11 opens it: a regular file of at most 1 MiB (a FIFO would block, /dev/zero is
+      // one endless line). UserError 65/66 goes through CLI11's parse to run_app.
+      ->check(
+          [](const std::string& path) {
+            check_input_file(path, k_mib, "configuration");
+            return std::string();
+          },
+          "FILE");
   app.config_formatter(std::make_shared<CheckedConfig>(app));
 }
 

@@ -18,9 +18,12 @@ struct HistoryOptions {
 
 int rebuild(const HistoryOptions& options) {
   const RebuildOutcome outcome = rebuild_history(options.out);
-  spdlog::info("indexed {} reports ({} rows){}", outcome.reports, outcome.rows,
+  spdlog::info("indexed {} reports ({} rows){}{}", outcome.reports, outcome.rows,
                outcome.skipped > 0 ? ", skipped " + std::to_string(outcome.skipped) + " JSON files that are not reports"
-                                   : std::string());
+                                   : std::string(),
+               outcome.damaged.empty() ? std::string()
+                                       : ", left out " + std::to_string(outcome.damaged.size()) +
+                                             " damaged reports (named above)");
   std::cout << history_path(options.out).string() << "\n";
   return exit_code::k_ok;
 }

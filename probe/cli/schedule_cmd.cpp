@@ -16,6 +16,7 @@
 #include "core/error.hpp"
 #include "core/exit_codes.hpp"
 #include "core/atomic_file.hpp"
+#include "core/input_file.hpp"
 #include "targets/loader.hpp"
 
 namespace probe {
@@ -125,13 +126,11 @@ void check_run_arguments(const std::vector<std::string>& run_args) {
 seconds duration_of(const std::string& text) { return *parse_duration(text, nullptr); }  // validated
 
 std::string read_all(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (!in) {
-    throw UserError(exit_code::k_cant_create, path.string() + ": exists and cannot be read");
+  try {
+    return read_input_file(path, k_mib, "unit");
+  } catch (const UserError& error) {
+    throw UserError(exit_code::k_cant_create, std::string(error.what()) + " (it is in the way of the unit)");
   }
-  return text.str();
 }
 
 // Writes every file, each atomically, after checking all of them: a refusal leaves nothing half

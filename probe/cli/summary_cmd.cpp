@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,7 @@
 #include "store/history.hpp"
 #include "store/parallel_load.hpp"
 #include "store/row_scanner.hpp"
+#include "store/sqlite_db.hpp"
 #include "analyst/summary.hpp"
 #include "cli/commands.hpp"
 #include "core/clock.hpp"
@@ -71,7 +73,18 @@ std::vector<RunRow> rows_from_files(const std::vector<fs::path>& inputs, const H
       files,
       [&filter](const ReportFile& file) {
         std::vector<RunRow> kept;
-        if (auto scanned = scan_listed_report(file)) {
+        std::optional<ScannedReport> scanned;
+        try {
+          scanned = scan_listed_report(file);
+        } catch (const UserError& error) {
+          if (!file.from_folder) {
+            throw;  // a report named on the command line must be read
+          }
+          // One damaged report of a folder costs its own runs, not the summary (named on stderr).
+          spdlog::warn("{}; skipped", error.what());
+          return kept;
+        }
+        if (scanned) {
           for (RunRow& row : scanned->rows) {
             if (row.started_at >= filter.since.value_or("") && wanted(row, filter.apps)) {
               kept.push_back(std::move(row));
@@ -99,10 +112,21 @@ int summary(const SummaryOptions& options) {
   std::vector<fs::path> plain;
   for (const std::string& input : inputs) {
     std::error_code ec;
-    if (fs::is_directory(input, ec) && history_up_to_date(input)) {
-      spdlog::debug("{}: reading the history index", input);
-      std::vector<RunRow> indexed = read_history(history_path(input), filter);
-      rows.insert(rows.end(), indexed.begin(), indexed.end());
+    std::optional<std::vector<RunRow>> indexed;
+    if (fs::is_directory(input, ec)) {
+      try {
+        if (history_up_to_date(input)) {
+          spdlog::debug("{}: reading the history index", input);
+          indexed = read_history(history_path(input), filter);
+        }
+      } catch (const DamagedDatabase& error) {
+        // The reports are the truth, the index only speeds them up: read them instead.
+        spdlog::warn("{}; reading the reports instead (repair it with 'probe history rebuild --out {}')",
+                     error.what(), input);
+      }
+    }
+    if (indexed) {
+      rows.insert(rows.end(), indexed->begin(), indexed->end());
     } else {
       plain.push_back(input);
     }

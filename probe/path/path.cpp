@@ -11,6 +11,7 @@
 
 #include "core/error.hpp"
 #include "core/exit_codes.hpp"
+#include "core/input_file.hpp"
 #include "targets/host.hpp"
 
 namespace probe {
@@ -191,9 +192,9 @@ void apply_credentials(std::vector<PathSpec>& paths, const char* environment_val
       throw UserError(exit_code::k_config,
                       auth_file + ": group or others may read it (mode " + mode + "): chmod 600 it");
     }
-    std::ifstream in(auth_file);
-    std::string line;
-    if (!in || !std::getline(in, line)) {
+    const std::string text = read_input_file(auth_file, 64 * 1024, "credentials");
+    std::string line = text.substr(0, text.find('\n'));
+    if (text.empty()) {
       throw UserError(exit_code::k_no_input, auth_file + ": cannot read the first line");
     }
     if (!line.empty() && line.back() == '\r') {

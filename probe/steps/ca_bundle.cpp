@@ -17,6 +17,7 @@
 #include "core/error.hpp"
 #include "core/exit_codes.hpp"
 #include "core/atomic_file.hpp"
+#include "core/input_file.hpp"
 
 namespace probe {
 
@@ -24,15 +25,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string read_all(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    throw UserError(exit_code::k_no_input, path.string() + ": cannot read: " + std::strerror(errno));
-  }
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
+std::string read_all(const fs::path& path) { return read_input_file(path, 16 * k_mib, "CA file"); }
 
 // How many certificates a PEM text holds (0 when it is not PEM at all).
 std::size_t count_certificates(const std::string& pem) {

@@ -1,6 +1,9 @@
 #include "store/history.hpp"
 
+#include <memory>
 #include <set>
+
+#include <spdlog/spdlog.h>
 
 #include "store/parallel_load.hpp"
 #include "store/row_scanner.hpp"
@@ -141,7 +144,40 @@ struct IndexedFile {
   std::string file_name;
   std::optional<std::string> run_id;
   std::vector<RunRow> rows;
+  std::optional<std::string> damaged;  // why the file could not be read as a report
 };
+
+// The index, opened for a rebuild: a damaged one (not a database, damaged pages) is moved aside as
+// history.sqlite.damaged and a new one made in its place, so the repair command always repairs.
+std::unique_ptr<SqliteDb> open_for_rebuild(const fs::path& folder) {
+  const fs::path file = history_path(folder);
+  try {
+    auto db = std::make_unique<SqliteDb>(file, true);
+    open_schema(*db);
+    SqliteStatement check(*db, "PRAGMA quick_check");
+    const std::optional<std::string> verdict = check.step() ? check.text(0) : std::nullopt;
+    if (verdict != "ok") {
+      throw DamagedDatabase(exit_code::k_io_error, file.string() + ": " + verdict.value_or("quick_check failed"));
+    }
+    return db;
+  } catch (const DamagedDatabase& error) {
+    const fs::path aside = file.string() + ".damaged";
+    std::error_code ec;
+    fs::rename(file, aside, ec);
+    if (ec) {
+      throw UserError(exit_code::k_io_error, error.what() + std::string("; cannot move it aside: ") + ec.message());
+    }
+    for (const char* suffix : {"-wal", "-shm", "-journal"}) {
+      fs::remove(file.string() + suffix, ec);
+    }
+    spdlog::warn("{} (damaged); moved to {} and rebuilt from the reports in the folder (rows of reports no "
+                 "longer there are not in the new index)",
+                 error.what(), aside.string());
+  }
+  auto db = std::make_unique<SqliteDb>(file, true);
+  open_schema(*db);
+  return db;
+}
 
 }  // namespace
 
@@ -164,22 +200,31 @@ RebuildOutcome rebuild_history(const fs::path& folder) {
     throw UserError(exit_code::k_no_input, folder.string() + ": no such folder");
   }
   const std::vector<ReportFile> files = list_report_files({folder});
-  SqliteDb db(history_path(folder), true);
-  open_schema(db);
-  SqliteTransaction transaction(db);
-  Writer writer(db);
+  const std::unique_ptr<SqliteDb> db = open_for_rebuild(folder);
+  SqliteTransaction transaction(*db);
+  Writer writer(*db);
   RebuildOutcome outcome;
   load_in_order<ReportFile, IndexedFile>(
       files,
       [](const ReportFile& file) {
-        IndexedFile indexed{file.path.filename().string(), std::nullopt, {}};
-        if (auto scanned = scan_listed_report(file)) {
-          indexed.run_id = scanned->run_id;
-          indexed.rows = std::move(scanned->rows);
+        IndexedFile indexed{file.path.filename().string(), std::nullopt, {}, std::nullopt};
+        try {
+          if (auto scanned = scan_listed_report(file)) {
+            indexed.run_id = scanned->run_id;
+            indexed.rows = std::move(scanned->rows);
+          }
+        } catch (const UserError& error) {
+          indexed.damaged = error.what();
         }
         return indexed;
       },
       [&](IndexedFile&& indexed) {
+        if (indexed.damaged) {
+          // Not indexed, and not marked as read: the index stays out of date while it is there.
+          spdlog::warn("{}; skipped", *indexed.damaged);
+          outcome.damaged.push_back(indexed.file_name);
+          return;
+        }
         if (indexed.run_id) {
           outcome.rows += writer.add(indexed.rows);
           ++outcome.reports;
@@ -197,6 +242,7 @@ bool history_up_to_date(const fs::path& folder) {
   if (!fs::is_regular_file(history_path(folder), ec)) {
     return false;
   }
+  // Every file in the folder that looks like a report is indexed (or known not to be one).
   std::set<std::string> indexed;
   {
     SqliteDb db(history_path(folder), false);

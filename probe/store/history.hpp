@@ -29,11 +29,14 @@ struct RebuildOutcome {
   std::size_t reports = 0;  // report files indexed
   std::size_t rows = 0;     // rows written
   std::size_t skipped = 0;  // JSON files in the folder that are not reports
+  std::vector<std::string> damaged;  // report files that could not be read (each named in a warning)
 };
 
 // Indexes every report file (.json and .json.gz) in `folder`, in one transaction. Rows of reports
-// no longer in the folder are kept. Throws UserError 66 (no folder), 65 (a bad report: nothing is
-// written then), 73/74.
+// no longer in the folder are kept. A report that cannot be read (truncated, a wrong type, too
+// large) is skipped with a warning naming it and why. An index SQLite finds damaged is moved
+// aside (history.sqlite.damaged, with a warning) and made again from the reports. Throws
+// UserError 66 (no folder), 73/74.
 RebuildOutcome rebuild_history(const std::filesystem::path& folder);
 
 // Whether `folder` has an index that holds every report file now in it (by name, with or without
@@ -45,7 +48,8 @@ struct HistoryFilter {
   std::vector<std::string> apps;     // empty: every app
 };
 
-// The index's rows, in (started_at, run_id) order. Throws UserError 66/65.
+// The index's rows, in (started_at, run_id) order. Throws UserError 66/65, DamagedDatabase (74)
+// for an index SQLite finds damaged.
 std::vector<RunRow> read_history(const std::filesystem::path& index_file, const HistoryFilter& filter);
 
 }  // namespace probe

@@ -17,8 +17,10 @@
 #include "core/clock.hpp"
 #include "core/error.hpp"
 #include "core/exit_codes.hpp"
+#include "core/input_file.hpp"
 #include "model/report_json.hpp"
 #include "store/report_reader.hpp"
+#include "store/retention.hpp"
 
 namespace probe {
 
@@ -146,16 +148,7 @@ void PartialLog::remove() {
 }
 
 json recover_report(const fs::path& log) {
-  std::ifstream in(log, std::ios::binary);
-  if (!in) {
-    throw UserError(exit_code::k_no_input, log.string() + ": cannot read: " + std::strerror(errno));
-  }
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  if (in.bad()) {
-    throw UserError(exit_code::k_no_input, log.string() + ": read failed: " + std::strerror(errno));
-  }
-  return recover_report_text(buffer.str(), log.string());
+  return recover_report_text(read_input_file(log, k_max_report_read_bytes, "crash log"), log.string());
 }
 
 json recover_report_text(const std::string& content, const std::string& name) {

@@ -16,6 +16,7 @@
 #include "core/error.hpp"
 #include "core/exit_codes.hpp"
 #include "core/atomic_file.hpp"
+#include "core/input_file.hpp"
 
 namespace probe {
 
@@ -98,7 +99,7 @@ std::string gzip_compress(const std::string& data) {
   return out;
 }
 
-std::string maybe_gunzip(const std::string& data) {
+std::string maybe_gunzip(const std::string& data, std::size_t limit) {
   if (data.size() < 2 || static_cast<unsigned char>(data[0]) != 0x1f || static_cast<unsigned char>(data[1]) != 0x8b) {
     return data;
   }
@@ -120,6 +121,10 @@ std::string maybe_gunzip(const std::string& data) {
       throw std::runtime_error("corrupt gzip data");
     }
     out.append(buffer, sizeof buffer - stream.avail_out);
+    if (out.size() > limit) {  // a small file that inflates without end
+      inflateEnd(&stream);
+      throw std::runtime_error("more than " + size_text(limit) + " uncompressed, more than a report may be");
+    }
     if (rc == Z_OK && stream.avail_in == 0 && stream.avail_out != 0) {
       inflateEnd(&stream);
       throw std::runtime_error("gzip data cut short");
@@ -130,14 +135,9 @@ std::string maybe_gunzip(const std::string& data) {
 }
 
 std::string read_report_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    throw UserError(exit_code::k_no_input, path.string() + ": cannot read: " + std::strerror(errno));
-  }
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
+  const std::string data = read_input_file(path, k_max_report_read_bytes, "report");
   try {
-    return maybe_gunzip(buffer.str());
+    return maybe_gunzip(data, k_max_report_read_bytes);
   } catch (const std::runtime_error& error) {
     throw UserError(exit_code::k_data_error, path.string() + ": " + error.what());
   }

@@ -26,6 +26,8 @@ SqliteDb::SqliteDb(const fs::path& file, bool create) : m_file(file) {
       throw UserError(exit_code::k_cant_create, file.string() + ": cannot create: " + std::strerror(errno));
     }
     ::close(fd);
+  } else if (!fs::is_regular_file(file, ec)) {  // a FIFO would block SQLite's first read for ever
+    throw UserError(exit_code::k_cant_create, file.string() + ": not a regular file, not a history index");
   }
   const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
   if (sqlite3_open_v2(file.c_str(), &m_db, flags, nullptr) != SQLITE_OK) {
@@ -40,16 +42,32 @@ SqliteDb::SqliteDb(const fs::path& file, bool create) : m_file(file) {
 
 SqliteDb::~SqliteDb() { sqlite3_close(m_db); }
 
+namespace {
+
+bool damaged(int code) {
+  const int primary = code & 0xff;
+  return primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB;
+}
+
+}  // namespace
+
 void SqliteDb::fail(const std::string& what) const {
-  throw UserError(exit_code::k_io_error, m_file.string() + ": " + what + ": " + sqlite3_errmsg(m_db));
+  const std::string message = m_file.string() + ": " + what + ": " + sqlite3_errmsg(m_db);
+  if (damaged(sqlite3_extended_errcode(m_db))) {
+    throw DamagedDatabase(exit_code::k_io_error, message);
+  }
+  throw UserError(exit_code::k_io_error, message);
 }
 
 void SqliteDb::exec(const std::string& sql) {
   char* error = nullptr;
-  if (sqlite3_exec(m_db, sql.c_str(), nullptr, nullptr, &error) != SQLITE_OK) {
-    const std::string message = error != nullptr ? error : "unknown error";
+  if (const int rc = sqlite3_exec(m_db, sql.c_str(), nullptr, nullptr, &error); rc != SQLITE_OK) {
+    const std::string message = m_file.string() + ": " + (error != nullptr ? error : "unknown error");
     sqlite3_free(error);
-    throw UserError(exit_code::k_io_error, m_file.string() + ": " + message);
+    if (damaged(rc)) {
+      throw DamagedDatabase(exit_code::k_io_error, message);
+    }
+    throw UserError(exit_code::k_io_error, message);
   }
 }
 

@@ -4,6 +4,8 @@
 #include <optional>
 #include <string>
 
+#include "core/error.hpp"
+
 struct sqlite3;
 struct sqlite3_stmt;
 
@@ -11,6 +13,13 @@ struct sqlite3_stmt;
 // this pair of files includes sqlite3.h. Errors throw UserError: 73 when the database cannot be
 // opened or created, 74 when a statement fails (66 when opening an index that does not exist).
 namespace probe {
+
+// What SQLite says of a file that is not a database or whose pages are damaged (SQLITE_NOTADB,
+// SQLITE_CORRUPT): the index must be rebuilt, not written into. Exit 74 like any failed statement.
+class DamagedDatabase : public UserError {
+public:
+  using UserError::UserError;
+};
 
 class SqliteDb {
 public:

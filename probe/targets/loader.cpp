@@ -12,6 +12,7 @@
 
 #include "core/error.hpp"
 #include "core/exit_codes.hpp"
+#include "core/input_file.hpp"
 #include "targets/citizenlab_csv.hpp"
 #include "targets/url.hpp"
 
@@ -22,25 +23,9 @@ namespace fs = std::filesystem;
 namespace {
 
 // Target lists are small; anything this large is a mistake (or hostile), not a list.
-constexpr std::uintmax_t k_max_list_bytes = 32u * 1024u * 1024u;
+constexpr std::uintmax_t k_max_list_bytes = 32 * k_mib;
 
-std::string read_list_file(const std::string& path) {
-  std::error_code ec;
-  const auto size = fs::file_size(path, ec);
-  if (!ec && size > k_max_list_bytes) {
-    throw UserError(exit_code::k_data_error, path + ": file is larger than 32 MiB; not a target list");
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    throw UserError(exit_code::k_no_input, path + ": cannot read: " + std::strerror(errno));
-  }
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  if (in.bad()) {
-    throw UserError(exit_code::k_no_input, path + ": read failed: " + std::strerror(errno));
-  }
-  return buffer.str();
-}
+std::string read_list_file(const std::string& path) { return read_input_file(path, k_max_list_bytes, "target list"); }
 
 bool is_list_file(const fs::path& path) {
   const std::string ext = path.extension().string();
@@ -65,8 +50,11 @@ LoadedTargets load_targets(const TargetSelection& selection) {
     std::error_code ec;
     if (fs::is_directory(path, ec)) {
       std::vector<fs::path> files;
+      // Every *.json and *.csv but sub-folders: one that is not a regular file (a FIFO, a
+      // symlink loop or to nowhere) is refused by name when it is read, never skipped unseen.
       for (const auto& entry : fs::directory_iterator(path, ec)) {
-        if (entry.is_regular_file() && is_list_file(entry.path())) {
+        std::error_code kind_ec;
+        if (is_list_file(entry.path()) && !entry.is_directory(kind_ec)) {
           files.push_back(entry.path());
         }
       }
@@ -80,8 +68,8 @@ LoadedTargets load_targets(const TargetSelection& selection) {
       for (const auto& file : files) {
         out.lists.push_back(load_target_file(file.string()));
       }
-    } else if (fs::exists(path, ec)) {
-      out.lists.push_back(load_target_file(path));
+    } else if (fs::exists(fs::symlink_status(path, ec))) {
+      out.lists.push_back(load_target_file(path));  // a symlink loop: read_input_file names it (66)
     } else {
       throw UserError(exit_code::k_no_input, path + ": no such file or folder");
     }

@@ -75,12 +75,14 @@ TEST_CASE("gzip: what is compressed comes back, plain text passes, damage is an 
   }
   const std::string packed = probe::gzip_compress(text);
   CHECK(packed.size() < text.size() / 4);
-  CHECK(probe::maybe_gunzip(packed) == text);
-  CHECK(probe::maybe_gunzip("{\"plain\": 1}") == "{\"plain\": 1}");
-  CHECK_THROWS(probe::maybe_gunzip(packed.substr(0, packed.size() / 2)));
+  CHECK(probe::maybe_gunzip(packed, text.size()) == text);
+  CHECK(probe::maybe_gunzip("{\"plain\": 1}", 100) == "{\"plain\": 1}");
+  CHECK_THROWS(probe::maybe_gunzip(packed.substr(0, packed.size() / 2), text.size()));
+  // It stops at the cap: a small file that inflates past it is refused, not inflated on.
+  CHECK_THROWS_WITH(probe::maybe_gunzip(packed, text.size() - 1), Catch::Contains("uncompressed, more than"));
   std::string flipped = packed;
   flipped[packed.size() / 2] = static_cast<char>(flipped[packed.size() / 2] ^ 0x55);
-  CHECK_THROWS(probe::maybe_gunzip(flipped));
+  CHECK_THROWS(probe::maybe_gunzip(flipped, text.size()));
 }
 
 TEST_CASE("retention: reports older than --compress-after become .json.gz, same content", "[retention]") {
