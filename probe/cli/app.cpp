@@ -4,9 +4,16 @@
 #include <curl/curl.h>
 #include <openssl/crypto.h>
 
+#include <unistd.h>
+
 #include <algorithm>
-#include <vector>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
 #include <iostream>
+#include <streambuf>
+#include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -42,9 +49,76 @@ void add_version_command(CLI::App& app, std::vector<Command>& commands) {
                       }});
 }
 
+// std::cout's buffer: 64 KiB written to descriptor 1 with write(2), keeping the first error, so a
+// command's output that did not all arrive (a full disk, /dev/full, a closed pipe) is known.
+class CheckedStdout : public std::streambuf {
+public:
+  CheckedStdout() { setp(m_buffer, m_buffer + sizeof m_buffer); }
+  int error() const { return m_error; }
+
+protected:
+  int_type overflow(int_type ch) override {
+    if (!drain()) {
+      return traits_type::eof();
+    }
+    if (!traits_type::eq_int_type(ch, traits_type::eof())) {
+      *pptr() = traits_type::to_char_type(ch);
+      pbump(1);
+    }
+    return traits_type::not_eof(ch);
+  }
+  int sync() override { return drain() ? 0 : -1; }
+
+private:
+  bool drain() {
+    const char* at = pbase();
+    while (m_error == 0 && at < pptr()) {
+      const ssize_t n = ::write(STDOUT_FILENO, at, static_cast<std::size_t>(pptr() - at));
+      if (n < 0 && errno == EINTR) {
+        continue;
+      }
+      if (n <= 0) {
+        m_error = n < 0 ? errno : EIO;
+        break;
+      }
+      at += n;
+    }
+    setp(m_buffer, m_buffer + sizeof m_buffer);  // what could not be written is dropped
+    return m_error == 0;
+  }
+
+  char m_buffer[65536];
+  int m_error = 0;
+};
+
+int run_command_line(int argc, char** argv);
+
 }  // namespace
 
+// Every command's stdout is checked: a write that failed is exit 74 with the reason (the command's
+// own code otherwise); a reader that went away (EPIPE, where SIGPIPE is ignored) ends it quietly,
+// as SIGPIPE ends a tool, with 141.
 int run_cli(int argc, char** argv) {
+  static CheckedStdout checked;
+  std::streambuf* const original = std::cout.rdbuf(&checked);
+  const int code = run_command_line(argc, argv);
+  std::cout.flush();
+  std::cout.rdbuf(original);
+  if (checked.error() == EPIPE) {
+    return 128 + SIGPIPE;
+  }
+  if (checked.error() != 0) {
+    std::cerr << "probe: error: standard output: write failed: " << std::strerror(checked.error())
+              << (code == exit_code::k_ok ? "" : " (the command's own exit code was " + std::to_string(code) + ")")
+              << "\n";
+    return exit_code::k_io_error;
+  }
+  return code;
+}
+
+namespace {
+
+int run_command_line(int argc, char** argv) {
   ares_library_init(ARES_LIB_INIT_ALL);
   curl_global_init(CURL_GLOBAL_DEFAULT);
   CLI::App app{
@@ -121,5 +195,7 @@ int run_cli(int argc, char** argv) {
     return exit_code::k_software;
   }
 }
+
+}  // namespace
 
 }  // namespace probe

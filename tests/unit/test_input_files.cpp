@@ -233,3 +233,31 @@ TEST_CASE("One damaged report in a folder is skipped with a warning by summary a
   CHECK_THAT(ran.err, Catch::Contains("reading the history index"));
   CHECK(ran.out == from_files);
 }
+
+TEST_CASE("Standard output that fails: exit 74 naming the reason for a full disk, quiet 141 for a reader "
+          "that went away",
+          "[input_files][stdout]") {
+  TempDir dir;
+  const std::string a = (probe::test::k_report_fixtures / "01-open.json").string();
+  const std::string b = (probe::test::k_report_fixtures / "04-mixed.json").string();
+  const std::string c = (probe::test::k_report_fixtures / "05-open.json").string();
+  // /dev/full: every write fails with ENOSPC, as on a full disk. Before, each of these exited 0.
+  for (const std::string& command : {std::string("export \"$1\""), std::string("export --format csv \"$1\""),
+                                     std::string("diff \"$1\" \"$1\""), std::string("summary \"$1\""),
+                                     std::string("version"), std::string("--help")}) {
+    const auto ran = probe::test::run_command({"sh", "-c", "exec \"$0\" " + command + " > /dev/full", PROBE_BINARY, a});
+    INFO(command << ": " << ran.err);
+    CHECK(ran.exit_code == 74);
+    CHECK_THAT(ran.err, Catch::Contains("standard output: write failed: No space left on device"));
+  }
+  // A reader that stops early (head) with SIGPIPE ignored, as some schedulers leave it: EPIPE ends
+  // the command without a word, with the status SIGPIPE would give.
+  const auto ran = probe::test::run_command(
+      {"sh", "-c",
+       "trap '' PIPE; { \"$0\" export \"$1\" \"$2\" \"$3\" 2> \"$4/err\"; echo $? > \"$4/status\"; } | head -c 10 "
+       "> /dev/null",
+       PROBE_BINARY, a, b, c, dir.path().string()});
+  REQUIRE(ran.exit_code == 0);
+  CHECK(probe::test::read_file(dir.path() / "status") == "141\n");
+  CHECK(probe::test::read_file(dir.path() / "err").empty());
+}
