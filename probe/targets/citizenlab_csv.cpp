@@ -1,5 +1,6 @@
 #include "targets/citizenlab_csv.hpp"
 
+#include <algorithm>
 #include <array>
 #include <filesystem>
 #include <set>
@@ -129,8 +130,16 @@ TargetList parse_citizenlab_csv(std::string_view text, const std::string& file) 
     fail(text, file, rows[0].offset, "(rows)", "the list is empty: no row after the header");
   }
   std::set<std::string> seen;
+  // Each row's line, counted on from the previous row's (rows come in the text's order): counting
+  // from the start for every row made a 40,000-row list take 30 s.
+  std::size_t line = 1;
+  std::size_t counted_to = 0;
   for (std::size_t r = 1; r < rows.size(); ++r) {
     const Row& row = rows[r];
+    line += static_cast<std::size_t>(
+        std::count(text.begin() + static_cast<std::ptrdiff_t>(counted_to),
+                   text.begin() + static_cast<std::ptrdiff_t>(std::min(row.offset, text.size())), '\n'));
+    counted_to = std::max(counted_to, std::min(row.offset, text.size()));
     if (row.fields.size() != k_columns.size()) {
       fail(text, file, row.offset, "(row)",
            "expected " + std::to_string(k_columns.size()) + " fields, found " +
@@ -166,7 +175,7 @@ TargetList parse_citizenlab_csv(std::string_view text, const std::string& file) 
                              (date_added.text.empty() ? "" : ", added " + date_added.text) +
                              (row.fields[4].text.empty() ? "" : ", source: " + row.fields[4].text) + ")");
     target.note = row.fields[5].text;
-    target.origin = Origin{file, position_at(text, row.offset).line};
+    target.origin = Origin{file, line};
     if (!seen.insert(target.key()).second) {
       continue;  // test lists repeat URLs across categories; one measurement is enough
     }

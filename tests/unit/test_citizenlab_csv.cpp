@@ -81,3 +81,21 @@ TEST_CASE("bad CSV input names line, column and column name", "[csv]") {
   CHECK(error_of(k_header + std::string("https://192.0.2.7\0x/,NEWS,News,2020-01-01,,\n", 44)) ==
         "lists/global.csv:2:1: url: 'https://192.0.2.7\\0x/': character '\\0' not allowed in a host name");
 }
+
+TEST_CASE("Citizen Lab CSV: each row's line is counted on from the last, across quoted newlines, CRLF and "
+          "repeated URLs",
+          "[citizenlab]") {
+  // Row k starts on line 2 + 3k: each row's note is a quoted field of three lines.
+  std::string text = "url,category_code,category_description,date_added,source,notes\r\n";
+  const std::size_t rows = 2000;
+  for (std::size_t k = 0; k < rows; ++k) {
+    const std::string host = "h" + std::to_string(k % 1500) + ".example.org";  // the last 500 repeat
+    text += "https://" + host + "/,NEWS,News,2020-01-01,x,\"one\r\ntwo\nthree\"\r\n";
+  }
+  const TargetList list = parse_citizenlab_csv(text, "lists/xx.csv");
+  REQUIRE(list.targets.size() == 1500);
+  for (std::size_t k = 0; k < list.targets.size(); ++k) {
+    INFO(k);
+    CHECK(list.targets[k].origin.line == 2 + 3 * k);
+  }
+}
