@@ -91,6 +91,15 @@ int validate_files(const std::vector<std::string>& files) {
   for (const std::string& file : files) {
     try {
       const TargetList list = load_target_file(file);
+      if (!list.concerns.empty()) {
+        for (const std::string& concern : list.concerns) {
+          std::cerr << "probe: " << concern << "\n";
+        }
+        if (result == exit_code::k_ok) {
+          result = exit_code::k_data_error;
+        }
+        continue;
+      }
       std::cout << file << ": ok, " << list.targets.size() << " targets, reviewed "
                 << list.reviewed.value_or("(no date)") << "\n";
     } catch (const UserError& error) {

@@ -74,6 +74,11 @@ LoadedTargets load_targets(const TargetSelection& selection) {
       throw UserError(exit_code::k_no_input, path + ": no such file or folder");
     }
   }
+  for (const TargetList& list : out.lists) {
+    for (const std::string& concern : list.concerns) {
+      spdlog::warn("{} (probe targets validate refuses it)", concern);
+    }
+  }
   if (!selection.urls.empty()) {
     TargetList adhoc;
     adhoc.file = "--url";

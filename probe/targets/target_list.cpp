@@ -1,9 +1,11 @@
 #include "targets/target_list.hpp"
 
+#include <chrono>
 #include <filesystem>
 #include <set>
 #include <unistd.h>
 
+#include "core/clock.hpp"
 #include "core/digest.hpp"
 #include "core/error.hpp"
 #include "core/exit_codes.hpp"
@@ -77,9 +79,15 @@ public:
   ListChecker(const PositionedJson& doc, const std::string& file) : m_doc(doc), m_file(file) {}
 
   [[noreturn]] void fail_at(TextPos pos, const std::string& field, const std::string& problem) const {
-    throw UserError(exit_code::k_data_error, m_file + ":" + std::to_string(pos.line) + ":" +
-                                                 std::to_string(pos.column) + ": " + field + ": " +
-                                                 problem);
+    throw UserError(exit_code::k_data_error, message(pos, field, problem));
+  }
+  // "<file>:<line>:<col>: <field>: <problem>" for the value at `pointer`, without throwing.
+  std::string message_at(const std::string& pointer, const std::string& field, const std::string& problem) const {
+    return message(m_doc.value_pos(pointer), field, problem);
+  }
+  std::string message(TextPos pos, const std::string& field, const std::string& problem) const {
+    return m_file + ":" + std::to_string(pos.line) + ":" + std::to_string(pos.column) + ": " + field + ": " +
+           problem;
   }
   [[noreturn]] void fail(const std::string& pointer, const std::string& field,
                          const std::string& problem) const {
@@ -298,6 +306,17 @@ TargetList parse_target_list_json(std::string_view text, const std::string& file
     check.fail("/reviewed", "reviewed", "'" + reviewed_text + "' is not a date as YYYY-MM-DD");
   }
   list.reviewed = reviewed_text;
+  // What a maintainer must fix but a run can live with (targets validate refuses, run warns).
+  const std::string stem = std::filesystem::path(file).stem().string();
+  if (app_name != stem) {
+    list.concerns.push_back(check.message_at("/app", "app", "'" + app_name + "' is not the file's name '" + stem +
+                                                                "' (a list is named after its app)"));
+  }
+  const std::string tomorrow = format_rfc3339_utc(std::chrono::system_clock::now() + std::chrono::hours(24)).substr(0, 10);
+  if (reviewed_text > tomorrow) {
+    list.concerns.push_back(check.message_at("/reviewed", "reviewed", "'" + reviewed_text +
+                                                                          "' is in the future (a typo?)"));
+  }
   if (const json* notes = check.member(root, "notes")) {
     check.string_field(*notes, "/notes", "notes");
   }

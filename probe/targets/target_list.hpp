@@ -17,6 +17,10 @@ struct TargetList {
   std::string sha256;  // of the file's bytes; empty for --url
   std::optional<std::string> reviewed;  // YYYY-MM-DD
   std::vector<Target> targets;
+  // Findings that do not stop a run (it warns of each) but fail `probe targets validate`, each as
+  // "<file>:<line>:<col>: <field>: <problem>": an app that is not the file's name, a `reviewed`
+  // date in the future.
+  std::vector<std::string> concerns;
 };
 
 // Parses one of our JSON target lists (see targets/README.md). `file` names the list in messages

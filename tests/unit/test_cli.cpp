@@ -54,7 +54,7 @@ TEST_CASE("help (--help) explains the subcommands and exits 0", "[cli]") {
 
 TEST_CASE("targets validate reports each bad file with its position and exit 65", "[cli]") {
   TempDir dir;
-  const auto good = dir.write("good.json", "{\"app\": \"a\", \"reviewed\": \"2026-11-28\", \"targets\": "
+  const auto good = dir.write("a.json", "{\"app\": \"a\", \"reviewed\": \"2026-11-28\", \"targets\": "
                                            "[{\"host\": \"a.org\", \"kind\": \"tls\", \"purpose\": \"p\", \"sources\": [\"s\"]}]}");
   const auto bad = dir.write("bad.json", "{\"app\": \"a\", \"reviewed\": \"2026-11-28\", \"targets\": [\n"
                                          "  {\"host\": \"a.org\", \"kind\": \"tcp\", \"port\": 99999, \"purpose\": \"p\", \"sources\": [\"s\"]}]}");
@@ -65,6 +65,28 @@ TEST_CASE("targets validate reports each bad file with its position and exit 65"
 
   result = run_probe({"targets", "validate", (dir.path() / "missing.json").string()});
   CHECK(result.exit_code == 66);
+}
+
+TEST_CASE("targets validate refuses an app that is not the file's name and a review date in the future, "
+          "a run warns of them",
+          "[cli]") {
+  TempDir dir;
+  const std::string targets = "\"targets\": [{\"host\": \"a.org\", \"kind\": \"tls\", \"purpose\": \"p\", "
+                              "\"sources\": [\"s\"]}]}";
+  const auto renamed = dir.write("signal-copy.json", "{\"app\": \"signal\", \"reviewed\": \"2026-11-28\", " + targets);
+  const auto future = dir.write("b.json", "{\"app\": \"b\",\n \"reviewed\": \"2999-01-01\", " + targets);
+  const auto good = dir.write("c.json", "{\"app\": \"c\", \"reviewed\": \"2026-11-28\", " + targets);
+  auto result = run_probe({"targets", "validate", renamed.string(), future.string(), good.string()});
+  CHECK(result.exit_code == 65);
+  CHECK(result.err == "probe: " + renamed.string() +
+                          ":1:9: app: 'signal' is not the file's name 'signal-copy' (a list is named after its app)\n"
+                          "probe: " + future.string() + ":2:14: reviewed: '2999-01-01' is in the future (a typo?)\n");
+  CHECK(result.out == good.string() + ": ok, 1 targets, reviewed 2026-11-28\n");
+  // A run (here: the list it would measure) goes on, and says so.
+  result = run_probe({"targets", "list", "--targets", renamed.string()});
+  CHECK(result.exit_code == 0);
+  CHECK_THAT(result.err, Catch::Contains("app: 'signal' is not the file's name 'signal-copy'") &&
+                             Catch::Contains("(probe targets validate refuses it)"));
 }
 
 TEST_CASE("targets list prints the shipped lists, JSON on stdout and logs on stderr", "[cli]") {
