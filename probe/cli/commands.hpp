@@ -14,6 +14,10 @@ namespace probe {
 struct Command {
   CLI::App* app;
   std::function<int()> run;
+  // What the command checks of its options before it does anything (empty: nothing beyond the
+  // parser's own checks); `probe schedule` runs it on the run's options so a line cron would
+  // refuse every time is refused once, now. Throws UserError as `run` would.
+  std::function<void()> check = {};
 };
 
 void add_targets_commands(CLI::App& app, std::vector<Command>& commands);

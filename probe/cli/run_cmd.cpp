@@ -284,6 +284,13 @@ RetentionPolicy retention_policy(const RunOptions& options) {
   return retention;
 }
 
+// Everything `run` checks of its options before it measures: resolvers, control paths and their
+// credentials, the DoH URL, networks, and the targets (lists and URLs).
+void check_run(const RunOptions& options) {
+  run_settings(options);
+  load_targets(with_default_targets(options.selection));
+}
+
 int run(const RunOptions& options) {
   const StopSignals signals;
   RunRequest request;
@@ -420,10 +427,12 @@ void add_run_command(CLI::App& app, std::vector<Command>& commands) {
   run_app->add_flag("--json", options->json,
                     "Print the report's JSON on stdout instead of its path (it is written to --out all the same)");
   add_jitter_option(*run_app, options->jitter);
-  commands.push_back({run_app, [options]() {
+  commands.push_back({run_app,
+                      [options]() {
                         wait_jitter(options->jitter);
                         return run(*options);
-                      }});
+                      },
+                      [options]() { check_run(*options); }});
 }
 
 }  // namespace probe

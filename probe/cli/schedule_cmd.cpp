@@ -15,6 +15,7 @@
 #include "core/duration.hpp"
 #include "core/error.hpp"
 #include "core/exit_codes.hpp"
+#include "net/curl_path.hpp"
 #include "core/atomic_file.hpp"
 #include "core/input_file.hpp"
 #include "targets/loader.hpp"
@@ -104,8 +105,10 @@ void check_config_paths(CLI::App& app, const std::string& file) {
   }
 }
 
-// The run's own parser, on a scratch command line: a typo is refused now, not mailed by cron at
-// every run from now on.
+// The run's own parser, on a scratch command line, then the run's own checks of what it parsed
+// (resolvers, control paths, URLs, lists): a typo is refused now, not mailed by cron at every run
+// from now on. A control path with a password is refused: the crontab line is readable by whoever
+// reads the crontab (and `ps`), unlike a file of mode 600.
 void check_run_arguments(const std::vector<std::string>& run_args) {
   CLI::App scratch{"", "probe"};
   scratch.fallthrough();
@@ -120,6 +123,19 @@ void check_run_arguments(const std::vector<std::string>& run_args) {
     scratch.parse(reversed);
   } catch (const CLI::ParseError& error) {
     throw UserError(exit_code::k_usage, std::string("the run's options: ") + error.what());
+  }
+  for (const std::string& control : scratch.get_subcommand("run")->get_option("--control")->results()) {
+    if (without_userinfo(control) != control) {
+      throw UserError(exit_code::k_config,
+                      "the run's options: --control '" + without_userinfo(control) +
+                          "' carries a user and password, which the crontab line would show to anyone who can "
+                          "read it: put USER:PASSWORD in a file of mode 600 and give --control-auth-file FILE");
+    }
+  }
+  try {
+    commands.front().check();
+  } catch (const UserError& error) {
+    throw UserError(error.exit_code(), std::string("the run's options: ") + error.what());
   }
 }
 

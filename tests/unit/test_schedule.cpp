@@ -146,15 +146,18 @@ TEST_CASE("schedule prints one crontab line with absolute paths, fields from --e
 
 TEST_CASE("the crontab line passes run options on, paths made absolute, quoted for sh, % escaped", "[schedule]") {
   Workspace space;
+  // The run's own checks read the credentials file (it must be there, private).
+  fs::create_directories(space.base / "sub");
+  fs::permissions(space.dir.write("auth", "user:password\n"), fs::perms::owner_read | fs::perms::owner_write);
   const auto result = probe_in(space.base, {"schedule", "--every", "1h", "--targets", "lists", "--out", "it's 100%",
                                             "--", "--ca-file=ca.pem", "--resolver", "9.9.9.9",
-                                            "--control-auth-file", "../auth", "--vantage", "home"});
+                                            "--control-auth-file", "sub/../auth", "--vantage", "home"});
   INFO(result.err);
   CHECK(result.exit_code == 0);
   CHECK(result.out == "0 * * * * " + probe_path() + " -q run --targets " + (space.base / "lists").string() +
                           " --out '" + (space.base).string() + "/it'\\''s 100\\%' --ca-file=" +
                           (space.base / "ca.pem").string() + " --resolver 9.9.9.9 --control-auth-file " +
-                          (space.base.parent_path() / "auth").string() + " --vantage home >/dev/null\n");
+                          (space.base / "auth").string() + " --vantage home >/dev/null\n");
 
   // A typo in the run's options is refused now rather than at every run.
   const auto typo = probe_in(space.base, {"schedule", "--every", "1h", "--targets", "lists", "--", "--timeot", "3"});
@@ -541,4 +544,39 @@ TEST_CASE("a user agent with a control character (CR LF would add headers) exits
   auto fine = offline_run(space.base / "out");
   fine.insert(fine.end(), {"--user-agent", "Mozilla/5.0 (X11; Linux x86_64) probe-test"});
   CHECK(run_probe(fine).exit_code == 0);
+}
+
+TEST_CASE("schedule checks the run's options as probe run would, and refuses a password in --control with 78",
+          "[schedule]") {
+  Workspace space;
+  struct Case {
+    std::vector<std::string> run_args;
+    int exit_code;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {{"--control", "garbage"}, 64, "--control 'garbage': expected socks5h://HOST:PORT"},
+      {{"--resolver", "999.1.1.1"}, 64, "--resolver '999.1.1.1': '999.1.1.1' is not an IP address"},
+      {{"--url", "ftp://x"}, 64, "--url 'ftp://x': unsupported scheme 'ftp'"},
+      {{"--control-doh", "http://doh.example/"}, 64, "--control-doh 'http://doh.example/': expected an https:// URL"},
+      {{"--allow-bogon", "10.0.0.0/99"}, 64, "--allow-bogon"},
+      {{"--control", "socks5h://user:secret@127.0.0.1:1080"}, 78,
+       "--control 'socks5h://***@127.0.0.1:1080' carries a user and password"},
+  };
+  for (const Case& c : cases) {
+    std::vector<std::string> args = {"schedule", "--every", "6h", "--targets", "lists", "--"};
+    args.insert(args.end(), c.run_args.begin(), c.run_args.end());
+    const auto result = probe_in(space.base, args);
+    INFO(c.run_args[0] << " " << c.run_args[1] << ": " << result.err);
+    CHECK(result.exit_code == c.exit_code);
+    CHECK_THAT(result.err, Catch::Contains("the run's options: " + c.message));
+    CHECK(result.out.empty());
+    CHECK(result.err.find("secret") == std::string::npos);
+  }
+  // What a run takes, schedule takes (the crontab line on stdout).
+  const auto good = probe_in(space.base, {"schedule", "--every", "6h", "--targets", "lists", "--", "--control",
+                                          "socks5h://127.0.0.1:1080", "--resolver", "127.0.0.1:53"});
+  INFO(good.err);
+  CHECK(good.exit_code == 0);
+  CHECK_THAT(good.out, Catch::Contains("--control socks5h://127.0.0.1:1080"));
 }
