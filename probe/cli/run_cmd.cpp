@@ -23,6 +23,7 @@
 #include "core/error.hpp"
 #include "core/exit_codes.hpp"
 #include "engine/engine.hpp"
+#include "steps/ca_bundle.hpp"
 #include "steps/transfer_workers.hpp"
 #include "net/curl_path.hpp"
 #include "path/path.hpp"
@@ -284,11 +285,23 @@ RetentionPolicy retention_policy(const RunOptions& options) {
   return retention;
 }
 
+// Every CA file the run will trust besides the roots (--ca-file, the lists' ca_files), checked as
+// the engine will read them, before anything is written: a bad one leaves no crash log behind.
+void check_ca_files(const RunOptions& options, const LoadedTargets& targets) {
+  std::set<std::string> files(options.ca_files.begin(), options.ca_files.end());
+  for (const Target& target : targets.targets) {
+    files.insert(target.ca_files.begin(), target.ca_files.end());
+  }
+  for (const std::string& file : files) {
+    check_ca_file(file);
+  }
+}
+
 // Everything `run` checks of its options before it measures: resolvers, control paths and their
-// credentials, the DoH URL, networks, and the targets (lists and URLs).
+// credentials, the DoH URL, networks, the targets (lists and URLs) and the CA files.
 void check_run(const RunOptions& options) {
   run_settings(options);
-  load_targets(with_default_targets(options.selection));
+  check_ca_files(options, load_targets(with_default_targets(options.selection)));
 }
 
 int run(const RunOptions& options) {
@@ -300,6 +313,7 @@ int run(const RunOptions& options) {
   request.settings = run_settings(options);
   request.paths = describe_paths(request.settings.controls);
   request.targets = load_targets(with_default_targets(options.selection));
+  check_ca_files(options, request.targets);
   request.vantage = Vantage{non_empty(options.vantage_id), non_empty(options.asn), non_empty(options.cc)};
   request.options = options_json(request.settings, options);
   request.folder = options.out;

@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/commands.hpp"
+#include "steps/ca_bundle.hpp"
 #include "core/error.hpp"
 #include "core/exit_codes.hpp"
 #include "targets/loader.hpp"
@@ -91,6 +92,11 @@ int validate_files(const std::vector<std::string>& files) {
   for (const std::string& file : files) {
     try {
       const TargetList list = load_target_file(file);
+      for (const Target& target : list.targets) {
+        for (const std::string& ca : target.ca_files) {
+          check_ca_file(ca);  // as a run reads it: PEM with a certificate
+        }
+      }
       if (!list.concerns.empty()) {
         for (const std::string& concern : list.concerns) {
           std::cerr << "probe: " << concern << "\n";

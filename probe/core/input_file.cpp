@@ -34,8 +34,12 @@ const char* file_kind(mode_t mode) {
 // "r.json: 300 MiB, more than the 128 MiB a report may be"; without a size when it is not known.
 std::string too_large(const std::filesystem::path& path, std::optional<std::uintmax_t> size, std::uintmax_t limit,
                       std::string_view what) {
-  return path.string() + ": " + (size ? size_text(*size) + ", " : std::string()) + "more than the " +
-         size_text(limit) + " a " + std::string(what) + " may be";
+  // Bytes exactly where the rounded size would read as the limit itself.
+  const std::string shown = !size ? std::string()
+                            : size_text(*size) == size_text(limit) ? std::to_string(*size) + " bytes, "
+                                                                      : size_text(*size) + ", ";
+  return path.string() + ": " + shown + "more than the " +
+         size_text(limit) + " a " + std::string(what) + " file may hold";
 }
 
 // Refuses what is not a regular file or is larger than `limit`.

@@ -15,7 +15,7 @@ inline constexpr std::uintmax_t k_mib = 1024 * 1024;
 
 // Throws UserError 66 when `path` cannot be opened or read (naming the system's reason), 65 when
 // it is not a regular file (naming what it is: a FIFO, a device, a folder) or holds more than
-// `limit` bytes ("r.json: 300 MiB, more than the 128 MiB a report may be"). `what` names the kind
+// `limit` bytes ("r.json: 300 MiB, more than the 128 MiB a report file may hold"). `what` names the kind
 // of file in that message. The file is opened without blocking, so a FIFO is refused at once.
 std::string read_input_file(const std::filesystem::path& path, std::uintmax_t limit, std::string_view what);
 

@@ -25,7 +25,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string read_all(const fs::path& path) { return read_input_file(path, 16 * k_mib, "CA file"); }
+std::string read_all(const fs::path& path) { return read_input_file(path, 16 * k_mib, "CA certificate"); }
 
 // How many certificates a PEM text holds (0 when it is not PEM at all).
 std::size_t count_certificates(const std::string& pem) {
@@ -84,6 +84,12 @@ CaBundle::CaBundle(const fs::path& mozilla_dir, const std::vector<std::string>& 
   } catch (...) {
     ::unlink(m_path.c_str());
     throw;
+  }
+}
+
+void check_ca_file(const std::string& file) {
+  if (count_certificates(read_all(file)) == 0) {
+    throw UserError(exit_code::k_data_error, file + ": holds no PEM certificate");
   }
 }
 

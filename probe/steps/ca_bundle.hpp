@@ -27,6 +27,12 @@ private:
   std::size_t m_certificates = 0;
 };
 
+// The checks CaBundle makes of an extra CA file, alone: a run makes them before anything is written
+// (a bad --ca-file or list CA leaves no crash log behind), and `probe targets validate` makes them
+// of each list's ca_files. Throws UserError 66 (cannot read), 65 (not a regular file, too large,
+// no PEM certificate in it).
+void check_ca_file(const std::string& file);
+
 inline constexpr const char* k_mozilla_roots = "/usr/share/ca-certificates/mozilla";
 
 }  // namespace probe

@@ -246,11 +246,18 @@ Target parse_target(const ListChecker& check, const json& item, const std::strin
     const auto names = check.string_array(*cas, sub("ca_files"), sub_field("ca_files"));
     const fs::path base = fs::path(file).parent_path();
     for (std::size_t i = 0; i < names.size(); ++i) {
-      const fs::path resolved = fs::path(names[i]).is_absolute() ? fs::path(names[i]) : base / names[i];
+      const std::string item_pointer = sub("ca_files") + "/" + std::to_string(i);
+      const std::string item_field = sub_field("ca_files") + "[" + std::to_string(i) + "]";
+      // A list brings its CAs with it: a path inside its folder, so a list copied or installed
+      // elsewhere never trusts whatever lies at an absolute path or above it.
+      const fs::path relative = fs::path(names[i]).lexically_normal();
+      if (relative.is_absolute() || relative.empty() || *relative.begin() == "..") {
+        check.fail(item_pointer, item_field,
+                   "'" + names[i] + "' is not inside the list's folder (give a path relative to it, as ca/NAME.pem)");
+      }
+      const fs::path resolved = base / relative;
       if (access(resolved.c_str(), R_OK) != 0 || fs::is_directory(resolved)) {
-        const std::string item_pointer = sub("ca_files") + "/" + std::to_string(i);
-        check.fail(item_pointer, sub_field("ca_files") + "[" + std::to_string(i) + "]",
-                   "cannot read certificate file '" + resolved.string() + "'");
+        check.fail(item_pointer, item_field, "cannot read certificate file '" + resolved.string() + "'");
       }
       target.ca_files.push_back(resolved.lexically_normal().string());
     }

@@ -58,7 +58,7 @@ TEST_CASE("read_input_file reads regular files up to their cap and refuses the r
   const fs::path list = dir.write("list.json", std::string(100, 'x'));
   CHECK(probe::read_input_file(list, 100, "target list") == std::string(100, 'x'));
   CHECK(refusal(list, 99) ==
-        std::pair<int, std::string>{65, list.string() + ": 100 bytes, more than the 99 bytes a target list may be"});
+        std::pair<int, std::string>{65, list.string() + ": 100 bytes, more than the 99 bytes a target list file may hold"});
   CHECK(refusal(make_fifo(dir, "fifo.json"), 100) ==
         std::pair<int, std::string>{65, (dir.path() / "fifo.json").string() +
                                             ": a FIFO, not a target list file (only regular files are read)"});
@@ -126,7 +126,7 @@ TEST_CASE("A report that is /dev/zero, too large, or a small .json.gz inflating 
   const std::vector<std::pair<std::string, std::string>> cases = {
       {(dir.path() / "zero.json").string(), "a device, not a report file"},
       {gz.string(), "more than 128 MiB uncompressed"},
-      {big.string(), "more than the 128 MiB a report may be"},
+      {big.string(), "more than the 128 MiB a report file may hold"},
   };
   for (const auto& [file, message] : cases) {
     for (const std::vector<std::string>& command :
@@ -146,7 +146,7 @@ TEST_CASE("A report that is /dev/zero, too large, or a small .json.gz inflating 
   INFO(folder.result.err);
   CHECK(folder.result.exit_code == 0);
   CHECK_THAT(folder.result.err, Catch::Contains("bomb.json.gz: more than 128 MiB uncompressed"));
-  CHECK_THAT(folder.result.err, Catch::Contains("big.json: 128 MiB, more than the 128 MiB a report may be"));
+  CHECK_THAT(folder.result.err, Catch::Contains("big.json: 134217729 bytes, more than the 128 MiB a report file may hold"));
   CHECK(folder.peak_kib < k_peak_limit_kib);
 }
 
@@ -260,4 +260,51 @@ TEST_CASE("Standard output that fails: exit 74 naming the reason for a full disk
   REQUIRE(ran.exit_code == 0);
   CHECK(probe::test::read_file(dir.path() / "status") == "141\n");
   CHECK(probe::test::read_file(dir.path() / "err").empty());
+}
+
+TEST_CASE("A bad CA file is refused before the run writes anything, and targets validate checks ca_files as a "
+          "run reads them",
+          "[input_files][ca]") {
+  TempDir dir;
+  const fs::path out = dir.path() / "reports";
+  const fs::path not_pem = dir.write("not.pem", "hello\n");
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--ca-file", (dir.path() / "missing.pem").string()}, "missing.pem: cannot read"},
+      {{"--ca-file", not_pem.string()}, "not.pem: holds no PEM certificate"},
+      {{"--ca-file", dir.path().string()}, "a folder, not a CA certificate file"},
+  };
+  for (const auto& [flags, message] : cases) {
+    std::vector<std::string> args = {"run", "--url", "https://127.0.0.1:1/", "--no-system-resolver", "--resolver",
+                                     "127.0.0.1:1", "--out", out.string()};
+    args.insert(args.end(), flags.begin(), flags.end());
+    const auto ran = probe::test::run_probe(args);
+    INFO(ran.err);
+    CHECK((ran.exit_code == 65 || ran.exit_code == 66));
+    CHECK_THAT(ran.err, Catch::Contains(message));
+    // Nothing in the reports folder: no report, no crash log (.jsonl) left behind.
+    std::error_code ec;
+    CHECK((!fs::exists(out) || fs::is_empty(out) ||
+           std::none_of(fs::directory_iterator(out), fs::directory_iterator(), [](const fs::directory_entry& entry) {
+             return entry.path().extension() == ".jsonl" || entry.path().extension() == ".json";
+           })));
+  }
+
+  // A list's ca_files: inside the list's folder, and PEM, for validate as for run.
+  fs::create_directories(dir.path() / "lists" / "ca");
+  fs::copy_file(not_pem, dir.path() / "lists" / "ca" / "bad.pem");
+  const std::string target = R"({"host": "a.org", "kind": "https", "purpose": "p", "sources": ["s"], "ca_files": [)";
+  const auto outside = dir.write("lists/x.json", R"({"app": "x", "reviewed": "2026-11-28", "targets": [)" + target +
+                                                     R"("../not.pem"]}]})");
+  auto ran = probe::test::run_probe({"targets", "validate", outside.string()});
+  CHECK(ran.exit_code == 65);
+  CHECK_THAT(ran.err, Catch::Contains("targets[0].ca_files[0]: '../not.pem' is not inside the list's folder"));
+  const auto bad = dir.write("lists/y.json", R"({"app": "y", "reviewed": "2026-11-28", "targets": [)" + target +
+                                                 R"("ca/bad.pem"]}]})");
+  ran = probe::test::run_probe({"targets", "validate", bad.string()});
+  CHECK(ran.exit_code == 65);
+  CHECK_THAT(ran.err, Catch::Contains("bad.pem: holds no PEM certificate"));
+  ran = probe::test::run_probe({"run", "--targets", bad.string(), "--no-system-resolver", "--resolver", "127.0.0.1:1",
+                                "--out", out.string()});
+  CHECK(ran.exit_code == 65);
+  CHECK_FALSE(fs::exists(out));
 }

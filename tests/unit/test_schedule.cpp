@@ -146,8 +146,9 @@ TEST_CASE("schedule prints one crontab line with absolute paths, fields from --e
 
 TEST_CASE("the crontab line passes run options on, paths made absolute, quoted for sh, % escaped", "[schedule]") {
   Workspace space;
-  // The run's own checks read the credentials file (it must be there, private).
+  // The run's own checks read the credentials file (it must be there, private) and the CA file.
   fs::create_directories(space.base / "sub");
+  fs::copy_file("targets/ca/signal-messenger-ca.pem", space.base / "ca.pem");
   fs::permissions(space.dir.write("auth", "user:password\n"), fs::perms::owner_read | fs::perms::owner_write);
   const auto result = probe_in(space.base, {"schedule", "--every", "1h", "--targets", "lists", "--out", "it's 100%",
                                             "--", "--ca-file=ca.pem", "--resolver", "9.9.9.9",
