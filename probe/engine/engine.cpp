@@ -416,6 +416,7 @@ private:
     request.kind = Kind::tls;
     request.decoy = true;
     request.host = m_settings.decoy_sni;
+    m_transfer_started[{i, 0, index, true}] = ms_between(m_run_start, EventLoop::now());
     m_transfers.start(request, m_run_start, [this, i, index, done](TransferResult result) {
       if (m_interrupted) {
         return;
@@ -923,9 +924,24 @@ private:
   // and every re-test that did not run is recorded as `interrupted`, which is never evidence (a
   // timeout would read as blocking).
   void mark_interrupted() {
-    const auto cut = [](auto& step) {
+    // A cut step says what was known of it: when it started (a transfer in flight) or else when
+    // the run stopped, and a handshake's server name.
+    const double stopped_ms = ms_between(m_run_start, EventLoop::now());
+    const auto cut = [stopped_ms](auto& step, std::optional<double> started = std::nullopt) {
       step.emplace();
       step->failure = FailureInfo{Failure::interrupted, "the run was stopped before this step finished"};
+      step->t0_ms = started.value_or(stopped_ms);
+      step->duration_ms = std::max(0.0, stopped_ms - step->t0_ms);
+    };
+    const auto started_at = [this](std::size_t i, std::size_t p, std::size_t index, bool decoy) {
+      const auto found = m_transfer_started.find({i, p, index, decoy});
+      return found == m_transfer_started.end() ? std::nullopt : std::optional<double>(found->second);
+    };
+    const auto cut_handshake = [&](std::optional<TlsObservation>& tls, const std::string& sni, bool decoy,
+                                   std::optional<double> started) {
+      cut(tls, started);
+      tls->sni = sni;
+      tls->decoy_sni = decoy;
     };
     for (std::size_t i = 0; i < m_results.size(); ++i) {
       const Target& target = m_targets[i];
@@ -955,16 +971,17 @@ private:
           }
           // The first step of the kind's plan that never ran is cut (and, on direct, the decoy
           // handshake that runs before the real one); a plan that failed earlier ends there.
+          const std::size_t index = static_cast<std::size_t>(&endpoint - observations.endpoints.data());
           for (Step step : step_plan(target.kind)) {
             if (step == Step::tls && p == 0 && !endpoint.decoy_tls) {
-              cut(endpoint.decoy_tls);
+              cut_handshake(endpoint.decoy_tls, m_settings.decoy_sni, true, started_at(i, p, index, true));
             }
             const StepTiming* timing = step_of(endpoint, step);
             if (timing == nullptr) {
               switch (step) {
               case Step::tcp: cut(endpoint.tcp); break;
-              case Step::tls: cut(endpoint.tls); break;
-              case Step::http: cut(endpoint.http); break;
+              case Step::tls: cut_handshake(endpoint.tls, target.host, false, started_at(i, p, index, false)); break;
+              case Step::http: cut(endpoint.http, started_at(i, p, index, false)); break;
               case Step::stun: cut(endpoint.stun); break;
               }
               break;
@@ -987,6 +1004,7 @@ private:
 
   void start_transfer_for(std::size_t i, std::size_t p, std::size_t index, std::function<void()> done) {
     const TransferRequest request = transfer_request(i, p, index);
+    m_transfer_started[{i, p, index, false}] = ms_between(m_run_start, EventLoop::now());
     m_transfers.start(request, m_run_start, [this, i, p, index, done](TransferResult result) {
       if (m_interrupted) {
         return;
@@ -1015,6 +1033,9 @@ private:
   std::size_t m_finished = 0;
   bool m_interrupted = false;  // stop_fd fired: callbacks record nothing more
   std::map<std::tuple<std::size_t, std::size_t, std::size_t>, Step> m_retest_wanted;  // (target, path, endpoint) -> step
+  // When each transfer started (ms since the run's start), by (target, path, endpoint, decoy): what
+  // a step cut by an interruption records as its t0.
+  std::map<std::tuple<std::size_t, std::size_t, std::size_t, bool>, double> m_transfer_started;
   std::set<std::size_t> m_revisited;  // targets with a re-test or a sample, handed on again once it is in
   Scheduler m_throughput{1, 1};  // keyed by path name; its limits are set by schedule_throughput()
 };

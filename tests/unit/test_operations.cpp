@@ -2,7 +2,10 @@
 // output folder that is read-only or full. Every run is against a loopback mock DNS server.
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -439,4 +442,46 @@ TEST_CASE("a read-only or full output folder: a clear error (73, 74), earlier re
   CHECK(result.out.find(".jsonl") != std::string::npos);
   CHECK(result.err.find("; the crash log " + out.string() + "/") != std::string::npos);
   CHECK(result.err.find("'probe recover " + out.string() + "/") != std::string::npos);
+}
+
+TEST_CASE("a handshake cut by SIGTERM records what was known: its server name and when it started",
+          "[operations]") {
+  // A listener that never answers: connections complete (the kernel's backlog) and the TLS
+  // handshake waits for a server hello that never comes.
+  const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(listener >= 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+  REQUIRE(::listen(listener, 16) == 0);
+  socklen_t length = sizeof address;
+  REQUIRE(::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length) == 0);
+  const std::string url = "https://127.0.0.1:" + std::to_string(ntohs(address.sin_port)) + "/";
+
+  TempDir dir;
+  const fs::path out = dir.path() / "reports";
+  Background probe({"run", "--url", url, "--out", out.string(), "--no-system-resolver", "--resolver", "127.0.0.1:1",
+                    "--timeout", "5", "--tries", "1", "--allow-bogon", "127.0.0.0/8"},
+                   dir.path() / "probe");
+  REQUIRE_FALSE(wait_for_log(out, 1).empty());
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));  // connected, the handshake waiting
+  probe.signal(SIGTERM);
+  REQUIRE(probe.wait(std::chrono::seconds(3)) == 128 + SIGTERM);
+  ::close(listener);
+  const json report = json::parse(read_file(only_report(out)));
+  std::size_t cut = 0;
+  for (const auto& endpoint : report["results"][0]["paths"]["direct"]["endpoints"]) {
+    INFO(endpoint.dump());
+    for (const char* step : {"decoy_tls", "tls"}) {
+      const json& tls = endpoint[step];
+      if (tls.is_object() && tls["failure"] == "interrupted") {
+        ++cut;
+        CHECK_FALSE(tls["sni"].get<std::string>().empty());  // before: "" and t0_ms 0
+        CHECK(tls["t0_ms"].get<double>() > 0);
+        CHECK(tls["decoy_sni"] == (std::string(step) == "decoy_tls"));
+      }
+    }
+  }
+  CHECK(cut >= 1);
 }
