@@ -282,6 +282,19 @@ std::string serialize(const Report& report, std::size_t max_bytes) {
   return dump(document);
 }
 
+std::size_t minimum_results_bytes(const std::vector<Target>& targets, const std::vector<PathInfo>& paths) {
+  std::size_t total = 0;
+  const Verdict verdict;
+  for (const Target& target : targets) {
+    TargetResult bare{target, {}, std::nullopt};
+    for (const PathInfo& path : paths) {
+      bare.paths[path.name];
+    }
+    total += target_result_json(bare, verdict).dump(2, ' ', false, nlohmann::json::error_handler_t::replace).size();
+  }
+  return total;
+}
+
 std::string report_file_name(const Report& report) {
   return format_compact_utc(report.started_at) + "_" + report.run_id + ".json";
 }

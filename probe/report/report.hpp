@@ -66,6 +66,12 @@ nlohmann::json apps_of_results(const nlohmann::json& results);
 // even in that bare form still gives a bigger report.
 std::string serialize(const Report& report, std::size_t max_bytes = k_max_report_bytes);
 
+// The least the results of `targets` measured over `paths` take in a report: each result bare (no
+// observation on any path, a verdict without detail). Results and verdicts are never cut, so a
+// list above k_max_report_bytes by this measure cannot be reported within the limit: a run refuses
+// it before measuring. A lower bound (real results hold at least their DNS queries).
+std::size_t minimum_results_bytes(const std::vector<Target>& targets, const std::vector<PathInfo>& paths);
+
 // "<UTC yyyymmddThhmmssZ>_<run_id>.json", so names sort by start time.
 std::string report_file_name(const Report& report);
 

@@ -153,3 +153,33 @@ TEST_CASE("run_pipeline while another run holds the folder's lock: UserError 75,
     CHECK(count_files(folder, ".json") == 2);
   }
 }
+
+TEST_CASE("run_pipeline refuses, before anything is made, a list whose bare results cannot fit the report's limit",
+          "[pipeline]") {
+  TempDir dir;
+  const fs::path folder = dir.path() / "reports";
+  NetFixture fixture;
+  RunRequest request = one_target(fixture, folder);
+  const Target one = request.targets.targets[0];
+  const std::size_t each = minimum_results_bytes({one}, request.paths);
+  CHECK(each > 200);  // a bare result: its key, its paths, a verdict
+  // Just over the limit, by this lower bound: refused with 65, naming the size and the limit.
+  const std::size_t count = k_max_report_bytes / each + 1;
+  request.targets.targets.assign(count, one);
+  request.targets.lists = {TargetList{"big.csv", "citizenlab_csv", "", std::nullopt, {}, {}}};
+  bool measured = false;
+  request.on_measured = [&measured]() { measured = true; };
+  try {
+    run_pipeline(request);
+    FAIL("accepted");
+  } catch (const UserError& error) {
+    CHECK(error.exit_code() == exit_code::k_data_error);
+    CHECK_THAT(error.what(), Catch::StartsWith("big.csv: " + std::to_string(count) + " targets over 1 paths need at least") &&
+                                 Catch::Contains("more than the 64 MiB a report may hold"));
+  }
+  CHECK_FALSE(measured);
+  CHECK_FALSE(fs::exists(folder));  // nothing made: no folder, no lock, no crash log
+  // The bound is a sum over targets: one target fewer fits it.
+  request.targets.targets.resize(count - 1);
+  CHECK(minimum_results_bytes(request.targets.targets, request.paths) <= k_max_report_bytes);
+}
