@@ -6,6 +6,7 @@
 
 #include "analyst/ooni_export.hpp"
 #include "cli/commands.hpp"
+#include "cli/option_checks.hpp"
 #include "core/exit_codes.hpp"
 
 namespace probe {
@@ -38,6 +39,11 @@ int export_reports(const ExportOptions& options) {
   }
   const OoniOptions ooni{non_empty(options.probe_asn), non_empty(options.probe_cc)};
   for (const LoadedReport& report : reports) {
+    for (const std::string& warning : ooni_vantage(report, ooni).warnings) {
+      std::cerr << "probe: warning: " << warning << "\n";
+    }
+  }
+  for (const LoadedReport& report : reports) {
     for (const nlohmann::json& measurement : ooni_measurements(report, ooni)) {
       std::cout << measurement.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     }
@@ -53,8 +59,14 @@ void add_export_command(CLI::App& app, std::vector<Command>& commands) {
       "export", "Reports as OONI measurements (JSON lines, one per target) or CSV (one row per target and path)");
   export_app->add_option("--format", options->format, "ooni (default) or csv")->check(CLI::IsMember({"ooni", "csv"}));
   export_app->add_option("reports", options->reports, "Report files (.json, .json.gz)")->required();
-  export_app->add_option("--probe-asn", options->probe_asn, "probe_asn to write (default: the report's, else AS0)");
-  export_app->add_option("--probe-cc", options->probe_cc, "probe_cc to write (default: the report's, else ZZ)");
+  export_app
+      ->add_option("--probe-asn", options->probe_asn,
+                   "probe_asn to write, AS<number> (default: the report's, else AS0, which OONI discards)")
+      ->check(asn_option());
+  export_app
+      ->add_option("--probe-cc", options->probe_cc,
+                   "probe_cc to write, two letters (default: the report's, else ZZ, which OONI discards)")
+      ->check(cc_option());
   commands.push_back({export_app, [options]() { return export_reports(*options); }});
 }
 

@@ -47,4 +47,35 @@ inline CLI::Validator no_control_characters() {
       "");
 }
 
+// An AS number as OONI's collector and pipeline read it: "AS" and the number, without leading
+// zeros ("AS01234" would be read as AS 1234 by some tools and refused by others). Exit 64.
+inline CLI::Validator asn_option() {
+  return CLI::Validator(
+      [](std::string& value) {
+        const std::string digits = value.size() > 2 ? value.substr(2) : std::string();
+        const bool ok = value.starts_with("AS") && !digits.empty() && digits.size() <= 10 &&
+                        digits.find_first_not_of("0123456789") == std::string::npos &&
+                        (digits == "0" || digits[0] != '0') && std::stoull(digits) <= 4294967295ULL;
+        return ok ? std::string() : "'" + value + "' is not AS followed by a number without leading zeros";
+      },
+      "ASN");
+}
+
+// An ISO 3166-1 alpha-2 country code, taken in either case and kept upper-case (OONI's collector
+// refuses lower case). Exit 64.
+inline CLI::Validator cc_option() {
+  return CLI::Validator(
+      [](std::string& value) {
+        const auto letter = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
+        if (value.size() != 2 || !letter(value[0]) || !letter(value[1])) {
+          return "'" + value + "' is not a two-letter country code";
+        }
+        for (char& c : value) {
+          c = static_cast<char>(c >= 'a' ? c - 'a' + 'A' : c);
+        }
+        return std::string();
+      },
+      "CC");
+}
+
 }  // namespace probe

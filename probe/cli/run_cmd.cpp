@@ -421,23 +421,8 @@ void add_run_command(CLI::App& app, std::vector<Command>& commands) {
                       "Also send every query to this address, ADDR[:PORT], which must run no DNS server: an "
                       "answer proves that port 53 is intercepted on the direct path; repeatable");
   run_app->add_option("--vantage", options->vantage_id, "A label for this vantage point, written in the report");
-  run_app->add_option("--asn", options->asn, "The network's AS number, e.g. AS64500")
-      ->check(CLI::Validator(
-          [](std::string& value) {
-            const bool ok = value.size() > 2 && value.size() <= 12 && value.rfind("AS", 0) == 0 &&
-                            std::all_of(value.begin() + 2, value.end(), [](char c) { return c >= '0' && c <= '9'; });
-            return ok ? std::string() : std::string("expected AS followed by digits");
-          },
-          "ASN"));
-  run_app->add_option("--cc", options->cc, "The country code, ISO 3166-1 alpha-2, e.g. ZZ")
-      ->check(CLI::Validator(
-          [](std::string& value) {
-            const bool ok = value.size() == 2 && std::all_of(value.begin(), value.end(), [](char c) {
-                              return c >= 'A' && c <= 'Z';
-                            });
-            return ok ? std::string() : std::string("expected two capital letters");
-          },
-          "CC"));
+  run_app->add_option("--asn", options->asn, "The network's AS number, e.g. AS64500")->check(asn_option());
+  run_app->add_option("--cc", options->cc, "The country code, ISO 3166-1 alpha-2, e.g. ZZ")->check(cc_option());
   run_app->add_flag("--json", options->json,
                     "Print the report's JSON on stdout instead of its path (it is written to --out all the same)");
   add_jitter_option(*run_app, options->jitter);

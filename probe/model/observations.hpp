@@ -56,6 +56,7 @@ struct CertificateInfo {
   std::string subject;
   std::string issuer;
   std::string sha256;
+  std::string der_base64;
 };
 
 struct TlsObservation : StepTiming {

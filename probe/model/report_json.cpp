@@ -426,7 +426,7 @@ TlsObservation read_tls(const json& value, const At& at) {
   tls.chain = read_array(object, "chain", at, [](const json& item, const At& here) {
     const json& cert = object_at(item, here);
     return CertificateInfo{read_string(cert, "subject", here), read_string(cert, "issuer", here),
-                           read_string(cert, "sha256", here)};
+                           read_string(cert, "sha256", here), {}};
   });
   tls.root = read_optional_string(object, "root", at);
   read_wire(object, at, tls);

@@ -21,6 +21,15 @@ inline constexpr Step k_all_steps[] = {Step::tcp, Step::tls, Step::http, Step::s
 std::string_view to_string(Step step);
 std::optional<Step> step_from_string(std::string_view text);
 
+// The headers the HTTP step sends after Host and User-Agent (steps/tls_http.cpp), in that order;
+// exports list them as sent.
+struct HeaderLine {
+  const char* name;
+  const char* value;
+};
+inline constexpr HeaderLine k_request_headers[] = {{"Accept", "text/html,application/xhtml+xml,*/*;q=0.8"},
+                                                   {"Accept-Language", "en-US,en;q=0.5"}};
+
 // The step plan: the steps a kind runs on each endpoint, in the order they run (dns targets run
 // none; the decoy handshake, the re-test and the throughput samples are follow-ups, not steps).
 std::span<const Step> step_plan(Kind kind);

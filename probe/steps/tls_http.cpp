@@ -13,6 +13,7 @@
 #include <memory>
 #include <string_view>
 
+#include "model/steps.hpp"
 #include "net/classify.hpp"
 #include "net/wire_bytes.hpp"
 
@@ -403,8 +404,10 @@ void start_transfer(CurlMulti& multi, const TransferRequest& request, MonoTime r
   const std::string pin = url_host + ":" + std::to_string(request.port) + ":" + address + ":" +
                           std::to_string(request.port);
   transfer->connect_to = curl_slist_append(nullptr, pin.c_str());
-  transfer->headers_out = curl_slist_append(nullptr, "Accept: text/html,application/xhtml+xml,*/*;q=0.8");
-  transfer->headers_out = curl_slist_append(transfer->headers_out, "Accept-Language: en-US,en;q=0.5");
+  for (const HeaderLine& header : k_request_headers) {
+    const std::string line = std::string(header.name) + ": " + header.value;
+    transfer->headers_out = curl_slist_append(transfer->headers_out, line.c_str());
+  }
 
   curl_easy_setopt(easy, CURLOPT_URL, url.c_str());
   curl_easy_setopt(easy, CURLOPT_CONNECT_TO, transfer->connect_to);

@@ -752,6 +752,14 @@ run_scenario() {
     else
       fail "the report does not validate against reports/schema.json"; sed 's/^/      /' "$tmp/schema.log" | tail -20
     fi
+    # Its OONI export, checked by an independent reading of OONI's formats and of the pipeline's
+    # join of DNS, TCP, TLS and HTTP rows by transaction_id (tests/ooni_check.py).
+    if "$PROBE" export --probe-asn AS64500 --probe-cc IT "$report" >"$tmp/ooni.jsonl" 2>"$tmp/ooni.log" &&
+       python3 "$ROOT/tests/ooni_check.py" --quiet "$tmp/ooni.jsonl" >>"$tmp/ooni.log" 2>&1; then
+      ok "its OONI export keeps every rule of tests/ooni_check.py ($(tail -1 "$tmp/ooni.log" | sed 's/^ooni_check: //'))"
+    else
+      fail "its OONI export breaks rules of tests/ooni_check.py"; grep -v ' 0 violations$' "$tmp/ooni.log" | sed 's/^/      /' | tail -20
+    fi
   done
   mapfile -t pids < <(snapshot_pids)
   "$LAB" down >/dev/null 2>&1 || fail "scripts/lab down"

@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -11,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "analyst/ooni_export.hpp"
 #include "store/history.hpp"
 #include "store/report_reader.hpp"
 #include "store/retention.hpp"
@@ -396,85 +398,210 @@ TEST_CASE("history: rebuild equals indexing report by report, twice changes noth
   CHECK_FALSE(probe::history_up_to_date(rebuilt.path()));
 }
 
-TEST_CASE("OONI export: every line has the base fields with the right types and time formats", "[analyst][export]") {
+// The export's lines of `reports`, parsed.
+std::vector<json> ooni_lines(const std::vector<std::string>& reports, std::vector<std::string> flags = {}) {
   std::vector<std::string> args = {"export", "--format", "ooni"};
-  for (const std::string& name : k_fixture_names) {
-    args.push_back(fixture_path(name));
-  }
+  args.insert(args.end(), flags.begin(), flags.end());
+  args.insert(args.end(), reports.begin(), reports.end());
   const auto result = run_probe(args);
   REQUIRE(result.exit_code == 0);
-  const std::regex ooni_time(R"(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})");
-  std::istringstream lines(result.out);
+  std::vector<json> lines;
+  std::istringstream in(result.out);
   std::string line;
-  std::size_t count = 0;
-  std::set<std::string> uids;
-  while (std::getline(lines, line)) {
-    ++count;
-    const json m = json::parse(line);
-    CHECK(m["data_format_version"] == "0.2.0");
-    CHECK(m["annotations"].is_object());
-    for (const auto& [key, value] : m["annotations"].items()) {
-      CHECK(value.is_string());
-    }
-    CHECK(m["input"].is_string());
-    CHECK(std::regex_match(m["measurement_start_time"].get<std::string>(), ooni_time));
-    CHECK(std::regex_match(m["test_start_time"].get<std::string>(), ooni_time));
-    CHECK(m["probe_asn"] == "AS64500");
-    CHECK(m["probe_cc"] == "ZZ");
-    CHECK(m["probe_ip"] == "127.0.0.1");
-    CHECK(m["report_id"].is_string());
-    CHECK(uids.insert(m["measurement_uid"].get<std::string>()).second);
-    CHECK(m["software_name"] == "probe");
-    CHECK(m["software_version"].is_string());
-    CHECK(m["test_name"] == "probe_reachability");
-    CHECK(m["test_version"].is_string());
-    CHECK(m["test_runtime"].is_number());
-    const json& keys = m["test_keys"];
-    for (const char* list : {"queries", "tcp_connect", "tls_handshakes", "requests"}) {
-      CHECK(keys[list].is_array());
-    }
-    for (const auto& query : keys["queries"]) {
-      CHECK(query["hostname"].is_string());
-      CHECK(query["query_type"].is_string());
-      CHECK((query["failure"].is_null() || query["failure"].is_string()));
-      CHECK(query["t"].is_number());
-      CHECK(query["answers"].is_array());
-    }
-    for (const auto& connect : keys["tcp_connect"]) {
-      CHECK(connect["ip"].is_string());
-      CHECK(connect["port"].is_number_integer());
-      CHECK(connect["status"]["success"] == connect["status"]["failure"].is_null());
-    }
-    for (const auto& handshake : keys["tls_handshakes"]) {
-      CHECK(handshake["address"].is_string());
-      CHECK(handshake["no_tls_verify"].is_boolean());
-      CHECK(handshake["peer_certificates"].is_array());
-    }
-    for (const auto& request : keys["requests"]) {
-      CHECK(request["request"]["method"] == "GET");
-      CHECK(request["response"]["code"].is_number_integer());
-    }
-    CHECK(keys.contains("probe_verdict"));
+  while (std::getline(in, line)) {
+    lines.push_back(json::parse(line));
   }
-  CHECK(count == 55);
+  return lines;
+}
 
-  // The flags win over the report's vantage; a SNI reset shows as the TLS handshake's failure.
-  const auto flagged = run_probe({"export", "--probe-asn", "AS1", "--probe-cc", "IT", fixture_path("02-sni-reset.json")});
-  REQUIRE(flagged.exit_code == 0);
-  bool reset_seen = false;
-  std::istringstream flagged_lines(flagged.out);
-  while (std::getline(flagged_lines, line)) {
-    const json m = json::parse(line);
-    CHECK(m["probe_asn"] == "AS1");
+const json& line_for(const std::vector<json>& lines, const std::string& input) {
+  const auto found = std::find_if(lines.begin(), lines.end(), [&](const json& m) { return m["input"] == input; });
+  REQUIRE(found != lines.end());
+  return *found;
+}
+
+TEST_CASE("OONI export: urlgetter and stunreachability lines that tests/ooni_check.py finds no fault in",
+          "[analyst][export]") {
+  std::vector<std::string> reports;
+  for (const std::string& name : k_fixture_names) {
+    reports.push_back(fixture_path(name));
+  }
+  const std::vector<json> lines = ooni_lines(reports, {"--probe-asn", "AS64500", "--probe-cc", "it"});
+  CHECK(lines.size() == 55);
+  // The collector's six fields: time, test name without '_', country, AS number, collector, random.
+  const std::regex report_id(R"(\d{8}T\d{6}Z_(urlgetter|stunreachability)_IT_64500_n0_[0-9a-f]{32})");
+  const std::regex input(R"((https?://.+|tlshandshake://[^/]+:\d+|tcpconnect://[^/]+:\d+|dnslookup://[^/:]+|stun://[^/]+:\d+))");
+  std::set<std::string> names;
+  for (const json& m : lines) {
+    CHECK_FALSE(m.contains("measurement_uid"));  // the collector's key, never a client's
+    CHECK(std::regex_match(m["report_id"].get<std::string>(), report_id));
     CHECK(m["probe_cc"] == "IT");
-    if (m["input"] == "https://chat.signal.org/") {
-      CHECK(m["test_keys"]["blocking"] == "tls");
-      for (const auto& handshake : m["test_keys"]["tls_handshakes"]) {
-        reset_seen = reset_seen || handshake["failure"] == "connection_reset";
+    CHECK(std::regex_match(m["input"].get<std::string>(), input));
+    const bool stun = m["annotations"]["target_kind"] == "stun";
+    CHECK(m["test_name"] == (stun ? "stunreachability" : "urlgetter"));
+    CHECK(m["input"].get<std::string>().starts_with(stun ? "stun://" : ""));
+    for (const char* key : {"architecture", "platform", "engine_name", "engine_version"}) {
+      CHECK_FALSE(m["annotations"][key].get<std::string>().empty());
+    }
+    CHECK(m["extensions"].contains("dnst"));
+    names.insert(m["test_name"].get<std::string>());
+    // Every key of test_keys is one the test name has, or ours under x_.
+    for (const auto& [key, value] : m["test_keys"].items()) {
+      const std::set<std::string> own = stun ? std::set<std::string>{"endpoint", "failure", "queries"}
+                                             : std::set<std::string>{"agent", "failure", "queries", "tcp_connect",
+                                                                     "tls_handshakes", "requests"};
+      CHECK((own.count(key) == 1 || key.starts_with("x_")));
+    }
+  }
+  CHECK(names == std::set<std::string>{"stunreachability", "urlgetter"});
+
+  // The independent checker: every rule of OONI's formats and of the pipeline's join holds.
+  TempDir dir;
+  std::string text;
+  for (const json& m : lines) {
+    text += m.dump() + "\n";
+  }
+  const fs::path file = dir.write("export.jsonl", text);
+  const auto checked = probe::test::run_command({"python3", std::string(PROBE_SOURCE_DIR) + "/tests/ooni_check.py",
+                                                 "--quiet", file.string()});
+  INFO(checked.out << checked.err);
+  CHECK(checked.exit_code == 0);
+  CHECK_THAT(checked.out, Catch::Contains("ooni_check: 55 lines, ") && Catch::EndsWith(", 0 violations\n"));
+}
+
+TEST_CASE("OONI export: the decoy handshake and the re-test have their own connections, a failed transfer its request",
+          "[analyst][export]") {
+  const json m = line_for(ooni_lines({fixture_path("02-sni-reset.json")}), "https://chat.signal.org/");
+  const json& keys = m["test_keys"];
+  REQUIRE(keys["tls_handshakes"].size() == 3);
+  const json& real = keys["tls_handshakes"][0];
+  const json& decoy = keys["tls_handshakes"][1];
+  const json& retest = keys["tls_handshakes"][2];
+  // The real handshake first, with the reset, on the connection of the TCP step.
+  CHECK(real["server_name"] == "chat.signal.org");
+  CHECK(real["failure"] == "connection_reset");
+  CHECK(real["tags"].empty());
+  CHECK(decoy["tags"] == json::array({"decoy_sni"}));
+  CHECK(decoy["failure"].is_null());
+  CHECK(decoy["no_tls_verify"] == true);
+  CHECK(retest["tags"] == json::array({"retest"}));
+  CHECK(retest["failure"] == "connection_reset");
+  // Three connections, three transactions, each with its own tcp_connect on the same address:
+  // the pipeline joins the reset to the blocked host's DNS and TCP rows, the decoy's success to
+  // none of them.
+  std::set<long long> ids;
+  for (const json& handshake : {real, decoy, retest}) {
+    ids.insert(handshake["transaction_id"].get<long long>());
+    const auto connect = std::find_if(keys["tcp_connect"].begin(), keys["tcp_connect"].end(), [&](const json& tcp) {
+      return tcp["transaction_id"] == handshake["transaction_id"];
+    });
+    REQUIRE(connect != keys["tcp_connect"].end());
+    CHECK(handshake["address"] == (*connect)["ip"].get<std::string>() + ":" + (*connect)["port"].dump());
+    CHECK((*connect)["tags"] == handshake["tags"]);
+  }
+  CHECK(ids.size() == 3);
+  CHECK(keys["tcp_connect"].size() == 3);
+  // The transfer that never got its response is a request with the failure that ended it.
+  REQUIRE(keys["requests"].size() == 1);
+  CHECK(keys["requests"][0]["failure"] == "connection_reset");
+  CHECK(keys["requests"][0]["transaction_id"] == real["transaction_id"]);
+  CHECK(keys["requests"][0]["response"]["code"] == 0);
+  CHECK(keys["requests"][0]["response"]["body"].is_null());
+  CHECK(keys["failure"] == "connection_reset");
+  CHECK(m["test_keys"]["x_probe_verdict"]["method"] == "tls");
+}
+
+TEST_CASE("OONI export: the headers sent, a body not kept as null, IANA cipher names", "[analyst][export]") {
+  const json report = report_fixture("01-open.json");
+  const std::vector<json> lines = ooni_lines({fixture_path("01-open.json")});
+  const json& m = line_for(lines, "https://chat.signal.org/");
+  const json& request = m["test_keys"]["requests"].at(0);
+  CHECK(request["failure"].is_null());
+  CHECK(request["request"]["headers_list"] ==
+        json::array({json::array({"Host", "chat.signal.org"}),
+                     json::array({"User-Agent", report["options"]["user_agent"]}),
+                     json::array({"Accept", "text/html,application/xhtml+xml,*/*;q=0.8"}),
+                     json::array({"Accept-Language", "en-US,en;q=0.5"})}));
+  CHECK(request["request"]["headers"]["Host"] == "chat.signal.org");
+  const json& response = request["response"];
+  CHECK(response["code"].get<int>() > 0);
+  CHECK(response["body"].is_null());  // kept as length and digest, not bytes: never ""
+  CHECK(response["x_body_length"].get<long long>() > 0);
+  CHECK(response["x_body_sha256"].get<std::string>().size() == 64);
+  // The report's OpenSSL names as IANA's.
+  bool named = false;
+  for (const json& line : lines) {
+    for (const json& handshake : line["test_keys"].value("tls_handshakes", json::array())) {
+      const std::string suite = handshake["cipher_suite"];
+      CHECK((suite.empty() || suite.starts_with("TLS_")));
+      named = named || !suite.empty();
+    }
+  }
+  CHECK(named);
+  CHECK(probe::iana_cipher_name("ECDHE-RSA-AES128-GCM-SHA256") == "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256");
+  CHECK(probe::iana_cipher_name("ECDHE-ECDSA-AES256-GCM-SHA384") == "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384");
+  CHECK(probe::iana_cipher_name("TLS_AES_128_GCM_SHA256") == "TLS_AES_128_GCM_SHA256");
+  CHECK(probe::iana_cipher_name("NOT-A-CIPHER").empty());
+}
+
+TEST_CASE("OONI export: control paths under x_control_paths, test_runtime over every exchange, STUN results kept",
+          "[analyst][export]") {
+  const std::vector<json> lines = ooni_lines({fixture_path("04-mixed.json")});
+  for (const json& m : lines) {
+    const json& keys = m["test_keys"];
+    CHECK_FALSE(keys.contains("control_paths"));
+    REQUIRE(keys["x_control_paths"].contains("control"));
+    // The runtime reaches the end of the last exchange, on control too.
+    double last = 0;
+    for (const json* set : {&keys, &keys["x_control_paths"]["control"]}) {
+      for (const char* list : {"queries", "tcp_connect", "tls_handshakes", "requests", "x_stun"}) {
+        for (const json& event : set->value(list, json::array())) {
+          last = std::max(last, event["t"].get<double>());
+        }
       }
     }
+    CHECK(m["test_runtime"].get<double>() >= last);
+    CHECK(m["test_helpers"]["control"]["type"] == "socks5h");
   }
-  CHECK(reset_seen);
+  const auto stun = std::find_if(lines.begin(), lines.end(), [](const json& m) { return m["test_name"] == "stunreachability"; });
+  REQUIRE(stun != lines.end());
+  CHECK((*stun)["test_keys"]["endpoint"] == (*stun)["input"].get<std::string>().substr(7));
+  CHECK((*stun)["test_keys"]["failure"].is_null());
+  REQUIRE_FALSE((*stun)["test_keys"]["x_stun"].empty());
+  CHECK((*stun)["test_keys"]["x_stun"][0]["failure"].is_null());
+  CHECK_FALSE((*stun)["test_keys"].contains("tls_handshakes"));
+}
+
+TEST_CASE("OONI export: --probe-asn and --probe-cc in the forms OONI reads, AS0 and ZZ said", "[analyst][export]") {
+  const std::string report = fixture_path("02-sni-reset.json");
+  for (const char* bad : {"1234", "AS01234", "AS", "as1234", "AS4294967296"}) {
+    INFO(bad);
+    const auto refused = run_probe({"export", "--probe-asn", bad, report});
+    CHECK(refused.exit_code == 64);
+    CHECK_THAT(refused.err, Catch::Contains("--probe-asn") && Catch::Contains("AS followed by a number"));
+  }
+  for (const char* bad : {"ITA", "I", "1T", ""}) {
+    INFO(bad);
+    CHECK(run_probe({"export", "--probe-cc", bad, report}).exit_code == 64);
+  }
+  const json m = ooni_lines({report}, {"--probe-asn", "AS1", "--probe-cc", "it"}).at(0);
+  CHECK(m["probe_asn"] == "AS1");
+  CHECK(m["probe_cc"] == "IT");
+  CHECK(m["report_id"].get<std::string>().find("_IT_1_n0_") != std::string::npos);
+
+  // A report's own vantage is read as OONI reads it, and the collector's discards are said.
+  TempDir dir;
+  json odd = report_fixture("02-sni-reset.json");
+  odd["vantage"] = {{"id", nullptr}, {"asn", "AS064500"}, {"cc", "de"}};
+  const auto normalised = ooni_lines({dir.write("odd.json", odd.dump()).string()}).at(0);
+  CHECK(normalised["probe_asn"] == "AS64500");
+  CHECK(normalised["probe_cc"] == "DE");
+  odd["vantage"] = {{"id", nullptr}, {"asn", nullptr}, {"cc", nullptr}};
+  const auto unknown = run_probe({"export", dir.write("none.json", odd.dump()).string()});
+  REQUIRE(unknown.exit_code == 0);
+  CHECK_THAT(unknown.err, Catch::Contains("none.json: probe_asn is AS0") && Catch::Contains("give --probe-asn") &&
+                              Catch::Contains("none.json: probe_cc is ZZ") && Catch::Contains("give --probe-cc"));
+  CHECK_THAT(unknown.out, Catch::Contains("\"probe_asn\":\"AS0\"") && Catch::Contains("\"probe_cc\":\"ZZ\""));
 }
 
 TEST_CASE("CSV export: a header, then one row per target per path", "[analyst][export]") {

@@ -254,7 +254,7 @@ TEST_CASE("Standard output that fails: exit 74 naming the reason for a full disk
   // the command without a word, with the status SIGPIPE would give.
   const auto ran = probe::test::run_command(
       {"sh", "-c",
-       "trap '' PIPE; { \"$0\" export \"$1\" \"$2\" \"$3\" 2> \"$4/err\"; echo $? > \"$4/status\"; } | head -c 10 "
+       "trap '' PIPE; { \"$0\" export --probe-asn AS1 --probe-cc IT \"$1\" \"$2\" \"$3\" 2> \"$4/err\"; echo $? > \"$4/status\"; } | head -c 10 "
        "> /dev/null",
        PROBE_BINARY, a, b, c, dir.path().string()});
   REQUIRE(ran.exit_code == 0);

@@ -227,7 +227,7 @@ TEST_CASE("run refuses bad options with exit 64, a missing input with 66, an unu
   CHECK(result.exit_code == 64);
   result = run_probe({"run", "--timeout", "0"});
   CHECK(result.exit_code == 64);
-  result = run_probe({"run", "--cc", "zz"});
+  result = run_probe({"run", "--cc", "Z1"});
   CHECK(result.exit_code == 64);
   for (const char* inflight : {"0", "1001", "nan", "-3", "8x"}) {
     INFO("--resolver-inflight " << inflight);

@@ -381,7 +381,7 @@ TEST_CASE("a bad config file exits 64 naming the file and the key, a missing one
   for (const Case& c : std::vector<Case>{
            {"[run]\ntimeot = 3\n", "run.timeot: 'probe run' has no flag --timeot"},
            {"[run]\ntimeout = \"abc\"\n", "run.timeout: Value abc not in range"},
-           {"[run]\ncc = \"zz\"\n", "run.cc: expected two capital letters"},
+           {"[run]\ncc = \"Z1\"\n", "run.cc: 'Z1' is not a two-letter country code"},
            {"[run]\njitter = \"soon\"\n", "run.jitter: 'soon': expected a whole number and a unit"},
            {"[rnu]\ntimeout = 3\n", "[rnu]: no command 'rnu'"},
            {"verbos = 1\n", "verbos: 'probe' has no flag --verbos"},
