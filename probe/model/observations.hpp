@@ -56,6 +56,9 @@ struct CertificateInfo {
   std::string subject;
   std::string issuer;
   std::string sha256;
+  // The certificate's DER, standard padded base64; empty when not kept (a report over its
+  // certificates' cap, or one written before certificates were kept). A report stores each
+  // distinct certificate once, in its top-level `certificates`, keyed by `sha256`.
   std::string der_base64;
 };
 

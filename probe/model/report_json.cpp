@@ -426,7 +426,7 @@ TlsObservation read_tls(const json& value, const At& at) {
   tls.chain = read_array(object, "chain", at, [](const json& item, const At& here) {
     const json& cert = object_at(item, here);
     return CertificateInfo{read_string(cert, "subject", here), read_string(cert, "issuer", here),
-                           read_string(cert, "sha256", here), {}};
+                           read_string(cert, "sha256", here), ""};
   });
   tls.root = read_optional_string(object, "root", at);
   read_wire(object, at, tls);
@@ -527,6 +527,25 @@ std::string url_path(const std::string& url) {
   return slash == std::string::npos ? "/" : url.substr(slash);
 }
 
+// Each chain entry's bytes from the report's `certificates`, when it holds them.
+void fill_certificates(TargetResult& result, const json& certificates) {
+  for (auto& [name, path] : result.paths) {
+    for (EndpointObservation& endpoint : path.endpoints) {
+      for (std::optional<TlsObservation>* tls : {&endpoint.tls, &endpoint.decoy_tls}) {
+        if (!*tls) {
+          continue;
+        }
+        for (CertificateInfo& cert : (*tls)->chain) {
+          const auto der = certificates.find(cert.sha256);
+          if (der != certificates.end() && der->is_string()) {
+            cert.der_base64 = der->get<std::string>();
+          }
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 
 std::string shown_json(const json& value) {
@@ -570,7 +589,7 @@ std::optional<Verdict> verdict_from_json(const json& value, const std::string& w
   return verdict;
 }
 
-TargetResult result_from_json(const json& value, const std::string& where) {
+TargetResult result_from_json(const json& value, const std::string& where, const json& certificates) {
   const At at{where, ""};
   const json& object = object_at(value, at);
   TargetResult result;
@@ -601,6 +620,7 @@ TargetResult result_from_json(const json& value, const std::string& where) {
   }
   const json* verdict = member(object, "verdict");
   result.verdict = verdict_from_json(verdict != nullptr ? *verdict : json(nullptr), where);
+  fill_certificates(result, certificates);
   return result;
 }
 

@@ -21,8 +21,11 @@ nlohmann::json result_to_json(const TargetResult& result, const std::optional<Ve
 // as its default. A field of the wrong type, or a value outside its closed vocabulary (a kind,
 // a failure, a status, a signature), throws UserError 65 naming `where` and the field as a JSON
 // path: "r.json: results/3/paths/direct/endpoints/0/tcp/failure: expected a failure string, got 5".
-// `where` is the file and the result ("r.json: results/3").
-TargetResult result_from_json(const nlohmann::json& result, const std::string& where);
+// `where` is the file and the result ("r.json: results/3"). Each chain entry takes its DER
+// (der_base64) from `certificates`, the report's top-level object (sha256 -> base64 DER) that
+// store/'s check_report_frame has checked; an entry it lacks keeps none.
+TargetResult result_from_json(const nlohmann::json& result, const std::string& where,
+                              const nlohmann::json& certificates = nlohmann::json::object());
 
 // A wrong value as messages show it: its JSON cut to 40 characters; an object or an array only as
 // "an object" or "an array" (a reader that scans without building the tree shows them the same).

@@ -5,6 +5,7 @@
 #include <sys/random.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cerrno>
 #include <iterator>
@@ -89,6 +90,57 @@ json apps_of_results(const json& results) {
 
 namespace {
 
+// What a chain entry's sha256 is when it can name a certificate: 64 lowercase hex digits (the
+// text an entry takes is then known exactly: no character is escaped).
+bool is_sha256(const std::string& text) {
+  return text.size() == 64 && std::all_of(text.begin(), text.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+bool is_base64(const std::string& text) {
+  return std::all_of(text.begin(), text.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '+' || c == '/' || c == '=';
+  });
+}
+
+}  // namespace
+
+void CertificateSet::add(const std::string& sha256, const std::string& der_base64) {
+  if (!is_sha256(sha256) || !is_base64(der_base64) || m_entries.contains(sha256)) {
+    return;
+  }
+  // In the report's text an entry is a line `    "<sha256>": "<base64>",`; the first also turns
+  // the empty object's "{}" into "{\n" ... "\n  }".
+  const std::size_t text = sha256.size() + der_base64.size() + 12 + (m_entries.empty() ? 2 : 0);
+  if (der_base64.size() > m_budget - m_bytes || text > m_text_room - m_text) {
+    m_truncated = true;
+    return;
+  }
+  m_entries[sha256] = der_base64;
+  m_bytes += der_base64.size();
+  m_text += text;
+}
+
+void CertificateSet::add(const TargetResult& result) {
+  for (const auto& [name, path] : result.paths) {
+    for (const EndpointObservation& endpoint : path.endpoints) {
+      for (const std::optional<TlsObservation>* tls : {&endpoint.tls, &endpoint.decoy_tls}) {
+        if (!*tls) {
+          continue;
+        }
+        for (const CertificateInfo& cert : (*tls)->chain) {
+          if (!cert.der_base64.empty()) {
+            add(cert.sha256, cert.der_base64);
+          }
+        }
+      }
+    }
+  }
+}
+
+namespace {
+
 // Results in a stable order, so that two reports of the same lists diff cleanly.
 std::vector<const TargetResult*> sorted_results(const Report& report) {
   std::vector<const TargetResult*> results;
@@ -103,8 +155,16 @@ std::vector<const TargetResult*> sorted_results(const Report& report) {
   return results;
 }
 
+CertificateSet certificates_of(const std::vector<const TargetResult*>& results) {
+  CertificateSet certificates;
+  for (const TargetResult* result : results) {
+    certificates.add(*result);
+  }
+  return certificates;
+}
+
 // Everything but the results, whose place holds an empty array; `apps` summarises them.
-json frame_json(const Report& report, json apps) {
+json frame_json(const Report& report, json apps, const CertificateSet& certificates) {
   json paths = json::array();
   for (const auto& path : report.paths) {
     paths.push_back({{"name", path.name}, {"kind", path.kind}, {"health", path.health},
@@ -141,23 +201,31 @@ json frame_json(const Report& report, json apps) {
       {"options", report.options},
       {"target_lists", lists},
       {"apps", std::move(apps)},
+      {"certificates", certificates.entries()},
+      {"certificates_truncated", certificates.truncated()},
       {"results", json::array()},
   };
 }
 
-}  // namespace
-
-json to_json(const Report& report) {
+json document_json(const Report& report, const std::vector<const TargetResult*>& results,
+                   const CertificateSet& certificates) {
   json results_json = json::array();
-  for (const TargetResult* result : sorted_results(report)) {
+  for (const TargetResult* result : results) {
     results_json.push_back(result_to_json(*result, result->verdict));
   }
-  json out = frame_json(report, apps_of_results(results_json));
+  json out = frame_json(report, apps_of_results(results_json), certificates);
   out["results"] = std::move(results_json);
   if (report.scrubber) {
     report.scrubber->scrub(out);
   }
   return out;
+}
+
+}  // namespace
+
+json to_json(const Report& report) {
+  const std::vector<const TargetResult*> results = sorted_results(report);
+  return document_json(report, results, certificates_of(results));
 }
 
 namespace {
@@ -205,13 +273,13 @@ void cut_result(json& result, std::string_view cut) {
 // is several times its text (a thousand targets: 8.6 MB of text, the run's peak memory while the
 // tree was built). The frame is dumped with an empty results array, which each result, dumped
 // alone and indented two levels deeper, then replaces.
-std::string streamed_text(const Report& report) {
-  const std::vector<const TargetResult*> results = sorted_results(report);
+std::string streamed_text(const Report& report, const std::vector<const TargetResult*>& results,
+                          const CertificateSet& certificates) {
   json summaries = json::array();  // what apps_of_results reads of each result
   for (const TargetResult* result : results) {
     summaries.push_back({{"app", result->target.app}, {"verdict", verdict_to_json(result->verdict)}});
   }
-  json frame = frame_json(report, apps_of_results(summaries));
+  json frame = frame_json(report, apps_of_results(summaries), certificates);
   summaries = json();
   if (report.scrubber) {
     report.scrubber->scrub(frame);
@@ -244,17 +312,49 @@ std::string streamed_text(const Report& report) {
   return text;
 }
 
+// The certificates the chains of `results` (a report's JSON) still list, in order, taken from
+// `all` (sha256 -> base64) as far as `certificates` lets them in.
+void add_listed(const json& results, const json& all, CertificateSet& certificates) {
+  for (const json& result : results) {
+    for (const auto& [name, path] : result.at("paths").items()) {
+      for (const json& endpoint : path.at("endpoints")) {
+        for (const char* step : {"tls", "decoy_tls"}) {
+          const auto tls = endpoint.find(step);
+          if (tls == endpoint.end() || !tls->is_object()) {
+            continue;
+          }
+          for (const json& cert : tls->at("chain")) {
+            const std::string& sha256 = cert.at("sha256").get_ref<const std::string&>();
+            if (const auto der = all.find(sha256); der != all.end()) {
+              certificates.add(sha256, der->get<std::string>());
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 
 std::string serialize(const Report& report, std::size_t max_bytes) {
-  std::string text = streamed_text(report);
+  const std::vector<const TargetResult*> sorted = sorted_results(report);
+  const CertificateSet certificates = certificates_of(sorted);
+  std::string text = streamed_text(report, sorted, certificates);
   if (text.size() <= max_bytes) {
     return text;
   }
-  // Too big: cut on the whole document (reports this large are what hostile peers make).
-  std::size_t estimate = text.size();
+  // Too big: cut on the whole document (reports this large are what hostile peers make), as if
+  // no certificate were kept; the certificates take the room left at the end.
+  json kept = {{"certificates", certificates.entries()}};
+  if (report.scrubber) {
+    report.scrubber->scrub(kept);
+  }
+  const std::size_t kept_text = dump(kept).size() - dump(json{{"certificates", json::object()}}).size();
+  std::size_t estimate = text.size() - kept_text;
   text = std::string();
-  json document = to_json(report);
+  json document = document_json(report, sorted, CertificateSet(0));
+  document["certificates_truncated"] = certificates.truncated();  // as in `text`, so the estimate holds
   // The largest result loses its next kind of detail, until the report fits or nothing is left
   // to cut: what peers sent in bulk goes first, and ordinary results stay whole.
   json& results = document["results"];
@@ -279,6 +379,13 @@ std::string serialize(const Report& report, std::size_t max_bytes) {
       largest.emplace(std::min(size, now), index);
     }
   }
+  // The certificates the remaining chains list, the first ones first, in the room the results
+  // left (a certificate whose chain was cut is listed nowhere and would only take room).
+  const std::size_t bare = dump(document).size();
+  CertificateSet fitting(k_max_certificates_bytes, max_bytes - std::min(max_bytes, bare));
+  add_listed(results, kept["certificates"], fitting);
+  document["certificates"] = fitting.entries();
+  document["certificates_truncated"] = certificates.truncated() || fitting.truncated();
   return dump(document);
 }
 

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -29,6 +30,40 @@ class Scrubber;  // report/scrub.hpp
 // MiB. 64 MiB leaves room for thousands of targets and still opens in a text editor or jq.
 // Over it, the largest results lose their bulkiest details first (see serialize()).
 inline constexpr std::size_t k_max_report_bytes = std::size_t{64} * 1024 * 1024;
+
+// The most base64 a report's `certificates` holds: 8 MiB, some 4,000 certificates of a usual 1.5
+// KiB of DER. Each distinct certificate is stored once, so this is reached only by thousands of
+// different servers or by hostile ones (a chain keeps at most `chain_cap` certificates, each
+// within the 100 KiB OpenSSL allows a chain); the rest stay listed in their chains by SHA-256.
+inline constexpr std::size_t k_max_certificates_bytes = std::size_t{8} * 1024 * 1024;
+
+// A report's `certificates` (reports/README.md): each distinct certificate of the results' chains
+// once, its DER in base64 by its SHA-256. Certificates are offered in the order the results show
+// them; one is kept when its base64 fits in what is left of `budget` (and, when `text_room` is
+// given, the entries' text in what is left of it), else it is left out and truncated() is true.
+// The default value is empty, with the budget of a report.
+class CertificateSet {
+public:
+  explicit CertificateSet(std::size_t budget = k_max_certificates_bytes,
+                          std::size_t text_room = std::numeric_limits<std::size_t>::max())
+      : m_budget(budget), m_text_room(text_room) {}
+
+  void add(const std::string& sha256, const std::string& der_base64);
+  // Every certificate of the result's chains whose bytes were kept (der_base64 not empty).
+  void add(const TargetResult& result);
+
+  // sha256 -> base64 DER.
+  const nlohmann::json& entries() const { return m_entries; }
+  bool truncated() const { return m_truncated; }
+
+private:
+  nlohmann::json m_entries = nlohmann::json::object();
+  std::size_t m_budget;
+  std::size_t m_text_room;
+  std::size_t m_bytes = 0;  // base64 kept
+  std::size_t m_text = 0;   // what the entries add to the report's text, beside an empty object
+  bool m_truncated = false;
+};
 
 struct Report {
   std::string run_id;  // 32 lowercase hex characters
@@ -63,7 +98,10 @@ nlohmann::json apps_of_results(const nlohmann::json& results);
 // and only as far as needed, in this order: the raw DNS replies (`raw_base64`), the HTTP
 // headers, the certificate chains, the endpoints, the DNS answers. Each result lists in `cut`
 // what it lost; results and verdicts are never removed, so a target list too long for the limit
-// even in that bare form still gives a bigger report.
+// even in that bare form still gives a bigger report. Certificates never cost a result its
+// details nor push the report over `max_bytes`: results are cut as if none were kept, and the
+// certificates still listed then take the room left, the first ones first (`certificates_truncated`
+// when some did not fit).
 std::string serialize(const Report& report, std::size_t max_bytes = k_max_report_bytes);
 
 // The least the results of `targets` measured over `paths` take in a report: each result bare (no

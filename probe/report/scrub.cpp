@@ -9,6 +9,8 @@
 #include <cctype>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
+#include <vector>
 
 #include "core/digest.hpp"
 
@@ -254,11 +256,37 @@ std::string Scrubber::dns_message(std::string bytes) const {
   return bytes;
 }
 
+bool Scrubber::holds_machine(const std::string& bytes) const {
+  for (const std::string& binary : m_binary) {
+    if (bytes.find(binary) != std::string::npos) {
+      return true;
+    }
+  }
+  return text(bytes) != bytes;
+}
+
+void Scrubber::scrub_certificates(nlohmann::json& certificates) const {
+  std::vector<std::string> dropped;
+  for (const auto& [sha256, der] : certificates.items()) {
+    const auto bytes = der.is_string() ? base64_decode(der.get<std::string>()) : std::nullopt;
+    if (bytes && holds_machine(*bytes)) {
+      dropped.push_back(sha256);
+    }
+  }
+  for (const std::string& sha256 : dropped) {
+    certificates.erase(sha256);
+  }
+}
+
 void Scrubber::scrub(nlohmann::json& value) const {
   if (value.is_object()) {
     for (auto& [key, item] : value.items()) {
       if ((key == "url" || key == "host") && item.is_string()) {
         continue;  // a target's identity comes from its list, not from this machine
+      }
+      if (key == "certificates" && item.is_object()) {
+        scrub_certificates(item);
+        continue;
       }
       if (key == "raw_base64" && item.is_string()) {
         if (const auto bytes = base64_decode(item.get<std::string>())) {

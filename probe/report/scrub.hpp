@@ -16,6 +16,9 @@
 //   Client Subnet option there, whoever's it is (it is the subnet a resolver saw the query from);
 // - the home folder and the user name, replaced by "[scrubbed]" (the name only as a whole word of
 //   three characters or more, and never "root", which names nobody).
+// - a certificate of the report's `certificates` whose DER holds any of the above (an address as
+//   text or in network form, the home folder, the user name), left out whole: changing a byte
+//   would make it a certificate no server sent, whose SHA-256 no chain lists;
 // Never a target's identity, which comes from its list, not from this machine: `url` and `host`
 // are left as given, and a host name's '.' and '-' continue a word or a folder name, so neither
 // "/root" in "https://root.example.org/" nor "ubuntu" in "ubuntu.com" is taken for this machine's.
@@ -32,7 +35,8 @@ public:
   void add_word(const std::string& word);        // replaced wherever it appears as a whole word
   void add_path(const std::string& path);        // replaced wherever it appears (a folder)
 
-  // Scrubs every string of `value`, recursively; "raw_base64" strings are DNS replies.
+  // Scrubs every string of `value`, recursively; "raw_base64" strings are DNS replies, a
+  // "certificates" object maps SHA-256s to base64 DER.
   void scrub(nlohmann::json& value) const;
   std::string text(std::string_view in) const;
   // A raw DNS message: own addresses' bytes and EDNS Client Subnet addresses zeroed.
@@ -41,6 +45,10 @@ public:
   const std::set<std::string>& addresses() const { return m_addresses; }
 
 private:
+  // Whether `bytes` hold this machine's address (as text or in network form), folder or name.
+  bool holds_machine(const std::string& bytes) const;
+  void scrub_certificates(nlohmann::json& certificates) const;
+
   std::set<std::string> m_addresses;  // text forms
   std::set<std::string> m_binary;     // 4- or 16-byte network forms
   std::set<std::string> m_words;

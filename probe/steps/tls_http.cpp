@@ -13,6 +13,7 @@
 #include <memory>
 #include <string_view>
 
+#include "core/digest.hpp"
 #include "model/steps.hpp"
 #include "net/classify.hpp"
 #include "net/wire_bytes.hpp"
@@ -47,6 +48,15 @@ CertificateInfo certificate_info(X509* cert) {
   unsigned length = 0;
   X509_digest(cert, EVP_sha256(), digest, &length);
   info.sha256 = hex(digest, length);
+  // The bytes themselves, for what the text above cannot show (OONI's peer_certificates).
+  const int size = i2d_X509(cert, nullptr);
+  if (size > 0) {
+    std::string der(static_cast<std::size_t>(size), '\0');
+    auto* out = reinterpret_cast<unsigned char*>(der.data());
+    if (i2d_X509(cert, &out) == size) {
+      info.der_base64 = base64_encode(der);
+    }
+  }
   return info;
 }
 

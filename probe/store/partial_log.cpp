@@ -11,6 +11,8 @@
 #include <sstream>
 #include <string>
 #include <tuple>
+#include <utility>
+#include <vector>
 
 #include <spdlog/spdlog.h>
 
@@ -105,20 +107,24 @@ bool PartialLog::write_line(const std::string& line) {
 }
 
 void PartialLog::append(std::size_t index, const TargetResult& result) {
-  append_line(index, target_result_json(result));
+  append_line(index, target_result_json(result), result);
 }
 
 void PartialLog::append(std::size_t index, const TargetResult& result, const Verdict& verdict) {
-  append_line(index, target_result_json(result, verdict));
+  append_line(index, target_result_json(result, verdict), result);
 }
 
-void PartialLog::append_line(std::size_t index, json result) {
+void PartialLog::append_line(std::size_t index, json result, const TargetResult& measured) {
   if (m_fd < 0 || m_failed) {
     return;
   }
+  // The result's own certificates beside it, as a report holds them: recover gathers them.
+  CertificateSet certificates;
+  certificates.add(measured);
   json line = {{"index", index},
                {"at", format_rfc3339_utc(std::chrono::system_clock::now())},
-               {"result", std::move(result)}};
+               {"result", std::move(result)},
+               {"certificates", certificates.entries()}};
   if (m_scrubber) {
     m_scrubber->scrub(line);
   }
@@ -188,7 +194,7 @@ json recover_report_text(const std::string& content, const std::string& name) {
   for (std::size_t index = 0; index < unfinished.size(); ++index) {
     result_from_json(unfinished[index], where(0) + ": targets/" + std::to_string(index));
   }
-  std::map<std::size_t, json> results;
+  std::map<std::size_t, std::pair<json, json>> results;  // each target's result and its certificates
   std::string last_at;
   for (std::size_t i = 1; i < lines.size(); ++i) {
     if (lines[i].empty()) {
@@ -209,6 +215,7 @@ json recover_report_text(const std::string& content, const std::string& name) {
     // header lists at that index. A line that is not is left out, with a warning.
     const std::size_t index = line["index"].get<std::size_t>();
     try {
+      check_certificates(line, where(i));
       result_from_json(line["result"], where(i) + ": result");
     } catch (const UserError& error) {
       spdlog::warn("{}; line skipped", error.what());
@@ -223,27 +230,41 @@ json recover_report_text(const std::string& content, const std::string& name) {
                    target_label(target_key(unfinished[index])));
       continue;
     }
-    results[index] = line["result"];
+    // A line written before certificates were kept has none.
+    results[index] = {line["result"], line.value("certificates", json::object())};
     last_at = line["at"].get<std::string>();
   }
   // Targets the run had not finished: listed, unjudged (verdict null), with nothing measured.
   for (std::size_t index = 0; index < unfinished.size(); ++index) {
-    results.emplace(index, unfinished[index]);
+    results.emplace(index, std::pair{unfinished[index], json::object()});
   }
-  json ordered = json::array();
+  std::vector<std::pair<json, json>> sorted;
   for (auto& [index, result] : results) {
-    ordered.push_back(std::move(result));
+    sorted.push_back(std::move(result));
   }
   // The order to_json() gives: by app, host, port, kind, then URL.
-  std::stable_sort(ordered.begin(), ordered.end(), [](const json& a, const json& b) {
+  std::stable_sort(sorted.begin(), sorted.end(), [](const auto& x, const auto& y) {
+    const json& a = x.first;
+    const json& b = y.first;
     return std::tie(a["app"], a["host"], a["port"], a["kind"], a["url"]) <
            std::tie(b["app"], b["host"], b["port"], b["kind"], b["url"]);
   });
+  // Each distinct certificate once, within the report's cap, in the order of the results.
+  CertificateSet certificates;
+  json ordered = json::array();
+  for (auto& [result, own] : sorted) {
+    for (const auto& [sha256, der] : own.items()) {
+      certificates.add(sha256, der.get<std::string>());
+    }
+    ordered.push_back(std::move(result));
+  }
   report["interrupted"] = true;
   if (!last_at.empty()) {
     report["finished_at"] = last_at;
   }
   report["apps"] = apps_of_results(ordered);
+  report["certificates"] = certificates.entries();
+  report["certificates_truncated"] = certificates.truncated();
   report["results"] = std::move(ordered);
   return report;
 }

@@ -48,7 +48,7 @@ public:
   const std::filesystem::path& path() const { return m_path; }
 
 private:
-  void append_line(std::size_t index, nlohmann::json result);
+  void append_line(std::size_t index, nlohmann::json result, const TargetResult& measured);
   bool write_line(const std::string& line);
 
   std::filesystem::path m_path;
@@ -66,6 +66,8 @@ private:
 // Each result line is read back as a report's result is (model/report_json), for the target the
 // header lists at its index: a line that is not is skipped with a warning naming it. The header's
 // report must be one of a readable schema_version with a frame of the right types (65 otherwise).
+// Each line carries its result's certificates (sha256 -> base64 DER, as a report's `certificates`);
+// the report gathers them, each once, within k_max_certificates_bytes.
 nlohmann::json recover_report(const std::filesystem::path& log);
 
 // The same over the log's text; `name` names it in messages.

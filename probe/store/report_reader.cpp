@@ -42,6 +42,18 @@ void expect(const nlohmann::json& object, const char* key, Is is, const char* ex
 
 }  // namespace
 
+void check_certificates(const nlohmann::json& object, const std::string& where) {
+  expect(object, "certificates", &nlohmann::json::is_object, "an object", where);
+  expect(object, "certificates_truncated", &nlohmann::json::is_boolean, "true or false", where);
+  if (const auto certificates = object.find("certificates"); certificates != object.end()) {
+    for (const auto& [sha256, der] : certificates->items()) {
+      if (!der.is_string()) {
+        wrong_type(where, "certificates/" + sha256, "a string (base64 DER)", der);
+      }
+    }
+  }
+}
+
 void check_report_frame(const nlohmann::json& report, const std::string& where) {
   using nlohmann::json;
   check_schema_version(report, where);
@@ -59,6 +71,7 @@ void check_report_frame(const nlohmann::json& report, const std::string& where) 
   expect(report, "apps", &json::is_object, "an object", where);
   expect(report, "target_lists", &json::is_array, "an array", where);
   expect(report, "paths", &json::is_array, "an array", where);
+  check_certificates(report, where);
   if (const auto paths = report.find("paths"); paths != report.end()) {
     for (std::size_t i = 0; i < paths->size(); ++i) {
       if (!(*paths)[i].is_object()) {
@@ -101,9 +114,13 @@ LoadedReport loaded_report(nlohmann::json report, const fs::path& path) {
   LoadedReport loaded{path, path.filename().string(), std::move(report), {}};
   check_report_frame(loaded.json, path.string());
   const nlohmann::json& results = loaded.json["results"];
+  // A report written before certificates were kept has none: its chains read without bytes.
+  const auto certificates = loaded.json.find("certificates");
+  const nlohmann::json none = nlohmann::json::object();
+  const nlohmann::json& kept = certificates != loaded.json.end() ? *certificates : none;
   loaded.results.reserve(results.size());
   for (std::size_t i = 0; i < results.size(); ++i) {
-    loaded.results.push_back(result_from_json(results[i], path.string() + ": results/" + std::to_string(i)));
+    loaded.results.push_back(result_from_json(results[i], path.string() + ": results/" + std::to_string(i), kept));
   }
   return loaded;
 }

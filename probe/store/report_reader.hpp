@@ -53,8 +53,14 @@ void check_schema_version(const nlohmann::json& report, const std::string& where
 // check_schema_version, then the report's frame (reports/schema.json's top level): each field
 // that is there has its type (probe_version, run_id, started_at and finished_at strings,
 // interrupted true or false, vantage an object of strings or nulls, paths and target_lists arrays,
-// options and apps objects, each result an object). Throws UserError 65 naming `where` and the field.
+// options and apps objects, certificates as check_certificates, each result an object). Throws
+// UserError 65 naming `where` and the field.
 void check_report_frame(const nlohmann::json& report, const std::string& where);
+
+// `object`'s `certificates`, when there, is an object of strings (sha256 -> base64 DER) and its
+// `certificates_truncated` true or false: a report's, or a crash log line's. Throws UserError 65
+// naming `where` and the field ("r.json: certificates/ab12...: expected a string (base64 DER), got 5").
+void check_certificates(const nlohmann::json& object, const std::string& where);
 
 // A file that may hold a report: given by name, or found in a given folder.
 struct ReportFile {

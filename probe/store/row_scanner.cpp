@@ -167,10 +167,10 @@ private:
       if (name == "probe_version" || name == "run_id" || name == "started_at" || name == "finished_at") {
         return is({Token::string}) || wrong(name, "a string", shown_value(seen));
       }
-      if (name == "interrupted") {
+      if (name == "interrupted" || name == "certificates_truncated") {
         return is({Token::boolean}) || wrong(name, "true or false", shown_value(seen));
       }
-      if (name == "vantage" || name == "options" || name == "apps") {
+      if (name == "vantage" || name == "options" || name == "apps" || name == "certificates") {
         return is({Token::object}) || wrong(name, "an object", shown_value(seen));
       }
       if (name == "paths" || name == "target_lists" || name == "results") {
@@ -182,6 +182,11 @@ private:
         (m_stack[0].key == "results" || m_stack[0].key == "paths")) {
       return is({Token::object}) ||
              wrong(m_stack[0].key + "/" + std::to_string(m_stack[1].elements - 1), "an object", shown_value(seen));
+    }
+    if (m_stack.size() == 2 && m_stack[0].key == "certificates" && !m_stack[1].array) {
+      // As check_certificates: an object of strings.
+      return is({Token::string}) ||
+             wrong("certificates/" + m_stack[1].key, "a string (base64 DER)", shown_value(seen));
     }
     if (m_stack.size() == 2 && m_stack[0].key == "vantage" && !m_stack[1].array) {
       const std::string& name = m_stack[1].key;

@@ -349,7 +349,7 @@ TEST_CASE("a report over its size limit loses the bulk of its largest results fi
       TlsObservation tls;
       tls.sni = host;
       tls.chain.assign(k_max_chain, CertificateInfo{std::string(k_max_name_text, 's'), std::string(k_max_name_text, 'i'),
-                                                    std::string(64, 'a'), {}});
+                                                    std::string(64, 'a'), ""});
       endpoint.tls = tls;
       HttpObservation http;
       http.status = 200;

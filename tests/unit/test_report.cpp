@@ -75,7 +75,8 @@ Report full_report() {
   tls.cipher = "TLS_AES_128_GCM_SHA256";
   tls.alpn = "http/1.1";
   tls.verified = true;
-  tls.chain = {CertificateInfo{"CN=chat.signal.org", "CN=Signal Messenger", sha256_hex("leaf"), {}}};
+  tls.chain = {
+      CertificateInfo{"CN=chat.signal.org", "CN=Signal Messenger", sha256_hex("leaf"), base64_encode("leaf")}};
   tls.root = "CN=Signal Messenger";
   endpoint.tls = tls;
   HttpObservation http;

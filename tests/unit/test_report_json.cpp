@@ -58,7 +58,7 @@ TargetResult full_result() {
   tls.cipher = "TLS_AES_128_GCM_SHA256";
   tls.alpn = "http/1.1";
   tls.verified = true;
-  tls.chain = {{"CN=chat.example.org", "CN=Example CA", "ab12", {}}};
+  tls.chain = {{"CN=chat.example.org", "CN=Example CA", "ab12", ""}};
   tls.root = "CN=Example Root";
   tls.bytes_received = 4000;
   tls.bytes_sent = 600;

@@ -1,5 +1,10 @@
 #include <catch2/catch.hpp>
 
+#include <openssl/x509.h>
+
+#include <memory>
+#include <optional>
+
 #include "net/curl_multi.hpp"
 #include "net/event_loop.hpp"
 #include "core/digest.hpp"
@@ -114,6 +119,23 @@ TEST_CASE("a certificate that fails validation still shows its chain", "[steps]"
   CHECK(result.tls->chain[0].sha256.size() == 64);
   CHECK(result.tls->verify_error.has_value());
   CHECK_FALSE(result.tls->root);
+}
+
+TEST_CASE("a real handshake keeps each certificate's DER, whose SHA-256 is its chain entry's", "[steps][certificates]") {
+  NetFixture fixture;
+  const TransferResult result = transfer(request_for(fixture, "https", Kind::https));
+  REQUIRE(result.tls);
+  REQUIRE_FALSE(result.tls->chain.empty());
+  for (const CertificateInfo& cert : result.tls->chain) {
+    const std::optional<std::string> der = base64_decode(cert.der_base64);
+    REQUIRE(der);
+    const auto* bytes = reinterpret_cast<const unsigned char*>(der->data());
+    std::unique_ptr<X509, decltype(&X509_free)> parsed(d2i_X509(nullptr, &bytes, static_cast<long>(der->size())),
+                                                       &X509_free);
+    REQUIRE(parsed);
+    CHECK(bytes == reinterpret_cast<const unsigned char*>(der->data()) + der->size());  // nothing after it
+    CHECK(sha256_hex(*der) == cert.sha256);
+  }
 }
 
 TEST_CASE("a good HTTPS endpoint: TLS details, root, status, title, digest", "[steps]") {
