@@ -12,7 +12,8 @@ namespace probe {
 
 namespace {
 
-using nlohmann::json;
+// Ordered: greatfire's fields are read in the order they are written.
+using json = nlohmann::ordered_json;
 
 // The groups a run of a target counts in: one, or with --by signature one per signature of its
 // verdict ("-" for a verdict with none).
@@ -32,8 +33,6 @@ std::vector<std::string> groups_of(const RunRow& row, const std::string& by) {
   return {value.value_or("-")};
 }
 
-json optional_json(const std::optional<std::string>& value) { return value ? json(*value) : json(); }
-
 // One decimal, as GreatFire shows it.
 double rounded(double percent) { return std::round(percent * 10.0) / 10.0; }
 
@@ -46,52 +45,121 @@ std::string percent_text(const std::optional<double>& percent) {
   return buffer;
 }
 
-std::string current_text(const TargetSummary& summary) {
-  std::string text = summary.current_status.value_or("not judged");
-  if (summary.current_method) {
-    text += " " + *summary.current_method;
+std::string latest_text(const TargetSummary& summary) {
+  std::string text = summary.latest_status.value_or("not judged");
+  if (summary.latest_method) {
+    text += " " + *summary.latest_method;
   }
   return text;
 }
 
 std::string group_header(const std::string& by) { return by == "vantage" ? "vantage" : by; }
 
-}  // namespace
-
-namespace {
+// A run that measured the target to the end and compared it with a healthy control.
+bool is_test(const std::string& status) {
+  return status == "blocked" || status == "restricted" || status == "accessible" || status == "down";
+}
 
 // Counts one run of a target in its summary. Rows come in time order: the last one seen is the
 // latest.
 void count(TargetSummary& summary, const std::string& group, const RunRow& row) {
   summary.group = group;
   summary.key = row.key;
-  ++summary.runs;
+  ++summary.found;
+  summary.latest_status = row.status;
+  summary.latest_method = row.method;
   const std::string status = row.status.value_or("");
+  if (row.interrupted) {
+    ++summary.interrupted;  // whatever its verdict: the run did not end as a test ends
+    return;
+  }
+  if (is_test(status)) {
+    ++summary.tests;
+    if (!summary.first_tested) {
+      summary.first_tested = row.started_at;
+    }
+    summary.last_tested = row.started_at;
+  }
   if (status == "blocked") {
     ++summary.blocked;
     if (!summary.first_blocked) {
       summary.first_blocked = row.started_at;
     }
     summary.last_blocked = row.started_at;
-  } else if (status == "accessible") {
-    ++summary.accessible;
-  } else if (status == "anomaly") {
-    ++summary.anomaly;
   } else if (status == "restricted") {
     ++summary.restricted;
+  } else if (status == "accessible") {
+    ++summary.accessible;
   } else if (status == "down") {
     ++summary.down;
+  } else if (status == "anomaly") {
+    ++summary.anomaly;
   } else if (status == "inconclusive") {
     ++summary.inconclusive;
   } else {
     ++summary.unjudged;
   }
-  if (status == "blocked" || status == "accessible") {
-    summary.latest_judged = status;
+}
+
+double percent_of(std::size_t part, std::size_t whole) {
+  return 100.0 * static_cast<double>(part) / static_cast<double>(whole);
+}
+
+std::string verdict_of(const TargetSummary& summary) {
+  if (summary.tests == 0) {
+    return "not enough data";
   }
-  summary.last_tested = row.started_at;
-  summary.current_status = row.status;
-  summary.current_method = row.method;
+  if (2 * summary.blocked >= summary.tests) {
+    return "blocked";
+  }
+  if (2 * (summary.blocked + summary.restricted) >= summary.tests) {
+    return "restricted";
+  }
+  return "not blocked";
+}
+
+json optional_json(const std::optional<std::string>& value) { return value ? json(*value) : json(); }
+
+json percent_json(const std::optional<double>& percent) { return percent ? json(rounded(*percent)) : json(); }
+
+// One target's greatfire object; the CSV's row is the same fields.
+json entry_json(const TargetSummary& summary, const std::string& by) {
+  json entry = json::object();
+  if (!by.empty()) {
+    entry[group_header(by)] = summary.group == "-" ? json() : json(summary.group);
+  }
+  entry["url"] = optional_json(summary.key.url);
+  entry["host"] = summary.key.host;
+  entry["app"] = summary.key.app;
+  entry["port"] = summary.key.port ? json(*summary.key.port) : json();
+  entry["kind"] = summary.key.kind;
+  entry["found"] = summary.found;
+  entry["tests"] = summary.tests;
+  entry["blocked"] = summary.blocked;
+  entry["restricted"] = summary.restricted;
+  entry["accessible"] = summary.accessible;
+  entry["down"] = summary.down;
+  entry["anomaly"] = summary.anomaly;
+  entry["inconclusive"] = summary.inconclusive;
+  entry["unjudged"] = summary.unjudged;
+  entry["interrupted"] = summary.interrupted;
+  entry["blocked_percent"] = percent_json(summary.blocked_percent);
+  entry["restricted_percent"] = percent_json(summary.restricted_percent);
+  entry["first_tested"] = optional_json(summary.first_tested);
+  entry["last_tested"] = optional_json(summary.last_tested);
+  entry["first_blocked"] = optional_json(summary.first_blocked);
+  entry["last_blocked"] = optional_json(summary.last_blocked);
+  entry["verdict"] = summary.verdict;
+  entry["latest_status"] = optional_json(summary.latest_status);
+  entry["latest_method"] = optional_json(summary.latest_method);
+  return entry;
+}
+
+std::string csv_value(const json& value) {
+  if (value.is_null()) {
+    return "";
+  }
+  return value.is_string() ? csv_field(value.get<std::string>()) : value.dump();
 }
 
 }  // namespace
@@ -120,10 +188,11 @@ std::vector<TargetSummary> summarise(std::vector<RunRow> rows, const std::string
   }
   std::vector<TargetSummary> out;
   for (auto& [key, summary] : summaries) {
-    const std::size_t judged = summary.blocked + summary.accessible;
-    if (judged > 0) {
-      summary.blocked_percent = 100.0 * static_cast<double>(summary.blocked) / static_cast<double>(judged);
+    if (summary.tests > 0) {
+      summary.blocked_percent = percent_of(summary.blocked, summary.tests);
+      summary.restricted_percent = percent_of(summary.restricted, summary.tests);
     }
+    summary.verdict = verdict_of(summary);
     out.push_back(std::move(summary));
   }
   return out;
@@ -142,8 +211,9 @@ std::vector<RunRow> with_signature(std::vector<RunRow> rows, const std::string& 
 
 std::string render_summary_table(const std::vector<TargetSummary>& summaries, const std::string& by) {
   std::vector<std::vector<std::string>> lines;
-  std::vector<std::string> header = {"app", "target", "runs", "blocked%", "blk", "acc", "rst", "anom", "down", "inc",
-                                     "first blocked", "last blocked", "last tested", "current"};
+  std::vector<std::string> header = {"app",  "target", "found", "tests", "blocked %", "restricted %", "verdict",
+                                     "blk",  "rst",    "acc",   "down",  "anom",      "inc",          "unj",
+                                     "intr", "first blocked", "last blocked", "last tested", "latest"};
   if (!by.empty()) {
     header.insert(header.begin(), group_header(by));
   }
@@ -151,18 +221,23 @@ std::string render_summary_table(const std::vector<TargetSummary>& summaries, co
   for (const TargetSummary& summary : summaries) {
     std::vector<std::string> line = {summary.key.app,
                                      target_label(summary.key),
-                                     std::to_string(summary.runs),
+                                     std::to_string(summary.found),
+                                     std::to_string(summary.tests),
                                      percent_text(summary.blocked_percent),
+                                     percent_text(summary.restricted_percent),
+                                     summary.verdict,
                                      std::to_string(summary.blocked),
-                                     std::to_string(summary.accessible),
                                      std::to_string(summary.restricted),
-                                     std::to_string(summary.anomaly),
+                                     std::to_string(summary.accessible),
                                      std::to_string(summary.down),
-                                     std::to_string(summary.inconclusive + summary.unjudged),
+                                     std::to_string(summary.anomaly),
+                                     std::to_string(summary.inconclusive),
+                                     std::to_string(summary.unjudged),
+                                     std::to_string(summary.interrupted),
                                      summary.first_blocked.value_or("-"),
                                      summary.last_blocked.value_or("-"),
-                                     summary.last_tested,
-                                     current_text(summary)};
+                                     summary.last_tested.value_or("-"),
+                                     latest_text(summary)};
     if (!by.empty()) {
       line.insert(line.begin(), summary.group);
     }
@@ -201,52 +276,30 @@ std::string csv_field(const std::string& text) {
 
 std::string render_summary_csv(const std::vector<TargetSummary>& summaries, const std::string& by) {
   std::ostringstream out;
-  if (!by.empty()) {
-    out << group_header(by) << ",";
+  // Every entry has the same fields: an empty summary's give the header even with no target.
+  const json fields = entry_json(TargetSummary{}, by);
+  std::string header;
+  for (const auto& [name, value] : fields.items()) {
+    header += (header.empty() ? "" : ",") + name;
   }
-  out << "app,host,port,kind,url,runs,blocked,accessible,restricted,anomaly,down,inconclusive,unjudged,"
-         "blocked_percent,first_blocked,last_blocked,last_tested,current_status,current_method\r\n";
+  out << header << "\r\n";
   for (const TargetSummary& summary : summaries) {
-    if (!by.empty()) {
-      out << csv_field(summary.group) << ",";
+    const json entry = entry_json(summary, by);
+    std::string line;
+    bool first = true;  // a first field may be empty (a dns target's url)
+    for (const auto& [name, value] : entry.items()) {
+      line += (first ? "" : ",") + csv_value(value);
+      first = false;
     }
-    out << csv_field(summary.key.app) << "," << csv_field(summary.key.host) << ","
-        << (summary.key.port ? std::to_string(*summary.key.port) : std::string()) << "," << csv_field(summary.key.kind)
-        << "," << csv_field(summary.key.url.value_or("")) << "," << summary.runs << "," << summary.blocked << ","
-        << summary.accessible << "," << summary.restricted << "," << summary.anomaly << "," << summary.down << "," << summary.inconclusive << ","
-        << summary.unjudged << "," << (summary.blocked_percent ? percent_text(summary.blocked_percent) : std::string())
-        << "," << summary.first_blocked.value_or("") << "," << summary.last_blocked.value_or("") << ","
-        << summary.last_tested << "," << summary.current_status.value_or("") << ","
-        << summary.current_method.value_or("") << "\r\n";
+    out << line << "\r\n";
   }
   return out.str();
 }
 
-json greatfire_json(const std::vector<TargetSummary>& summaries, const std::string& by) {
+nlohmann::ordered_json greatfire_json(const std::vector<TargetSummary>& summaries, const std::string& by) {
   json out = json::array();
   for (const TargetSummary& summary : summaries) {
-    json entry = key_json(summary.key);
-    if (!by.empty()) {
-      entry[group_header(by)] = summary.group == "-" ? json() : json(summary.group);
-    }
-    entry["verdict"] = !summary.latest_judged              ? json()
-                       : *summary.latest_judged == "blocked" ? json("blocked")
-                                                             : json("not blocked");
-    entry["blocked_percent"] = summary.blocked_percent ? json(rounded(*summary.blocked_percent)) : json();
-    entry["last_tested"] = summary.last_tested;
-    entry["first_blocked"] = optional_json(summary.first_blocked);
-    entry["last_blocked"] = optional_json(summary.last_blocked);
-    entry["current_status"] = optional_json(summary.current_status);
-    entry["current_method"] = optional_json(summary.current_method);
-    entry["runs"] = summary.runs;
-    entry["blocked"] = summary.blocked;
-    entry["accessible"] = summary.accessible;
-    entry["restricted"] = summary.restricted;
-    entry["anomaly"] = summary.anomaly;
-    entry["down"] = summary.down;
-    entry["inconclusive"] = summary.inconclusive;
-    entry["unjudged"] = summary.unjudged;
-    out.push_back(std::move(entry));
+    out.push_back(entry_json(summary, by));
   }
   return out;
 }

@@ -158,7 +158,19 @@ int summary(const SummaryOptions& options) {
 void add_summary_command(CLI::App& app, std::vector<Command>& commands) {
   auto options = std::make_shared<SummaryOptions>();
   CLI::App* summary_app = app.add_subcommand(
-      "summary", "Percent blocked per target over time (blocked / (blocked + accessible), as GreatFire counts)");
+      "summary", "Percent blocked per target over time, as GreatFire counts it (blocked tests / tests)");
+  summary_app->footer(
+      "A test is a run of the target that was not interrupted and whose verdict is accessible, blocked,\n"
+      "restricted or down. Anomaly, inconclusive and unjudged results, and every result of an interrupted\n"
+      "run, are not tests: they are counted beside.\n"
+      "  found         runs that had the target, tests or not\n"
+      "  blocked %     blocked tests / tests x 100 (none with no test)\n"
+      "  restricted %  restricted tests / tests x 100 (none with no test)\n"
+      "  verdict       over the window: blocked when at least half the tests were blocked, restricted when\n"
+      "                blocked and restricted tests together are at least half, not blocked otherwise,\n"
+      "                not enough data with no test\n"
+      "  first/last tested, first/last blocked   the start times of those tests\n"
+      "  latest        the status and method of the latest run, a test or not");
   summary_app->add_option("reports", options->inputs,
                           "Report files or folders (.json, .json.gz; default reports/); a folder's history index is "
                           "used when it is up to date");

@@ -19,8 +19,12 @@ namespace {
 
 // Version of the index's own layout (PRAGMA user_version), not of the reports. 2 added
 // results.signatures (the verdict's, comma-separated; "" for none): an index of version 1 gains the
-// column when next written, and its old rows read as having no signatures.
-constexpr int k_index_version = 2;
+// column when next written, and its old rows read as having no signatures. 3 added
+// results.interrupted (1 when the run's report says "interrupted": true): an older index's rows do
+// not know it, and the summary would count their interrupted runs as tests, so an index older than
+// 3 is out of date (history_up_to_date) and, once written, forgets which files it has read: the
+// summary reads the reports until `probe history rebuild` has indexed them all again.
+constexpr int k_index_version = 3;
 
 // `files` lists every file indexed, reports or not (run_id NULL: a JSON file that is not a report),
 // by stem, so that a report later compressed to .json.gz still counts as indexed.
@@ -44,7 +48,8 @@ CREATE TABLE IF NOT EXISTS results (
   status TEXT,
   method TEXT,
   report_file TEXT NOT NULL,
-  signatures TEXT
+  signatures TEXT,
+  interrupted INTEGER
 );
 CREATE UNIQUE INDEX IF NOT EXISTS results_run_target
   ON results (run_id, app, host, ifnull(port, -1), kind, ifnull(url, ''));
@@ -59,6 +64,9 @@ int index_version(SqliteDb& db) {
 void open_schema(SqliteDb& db) {
   db.exec("PRAGMA journal_mode = WAL");
   db.exec("PRAGMA synchronous = NORMAL");
+  // One transaction, the version read inside it: a migration cut short, or made by two writers at
+  // once (a run's end and a rebuild), is made whole once, never a column added twice.
+  SqliteTransaction migration(db);
   const int found = index_version(db);
   if (found > k_index_version) {
     throw UserError(exit_code::k_data_error, "the history index has layout version " + std::to_string(found) +
@@ -69,7 +77,12 @@ void open_schema(SqliteDb& db) {
   if (found == 1) {
     db.exec("ALTER TABLE results ADD COLUMN signatures TEXT");
   }
+  if (found == 1 || found == 2) {
+    db.exec("ALTER TABLE results ADD COLUMN interrupted INTEGER");
+    db.exec("DELETE FROM files");
+  }
   db.exec("PRAGMA user_version = " + std::to_string(k_index_version));
+  migration.commit();
 }
 
 std::string joined(const std::vector<std::string>& names) {
@@ -101,7 +114,8 @@ public:
   explicit Writer(SqliteDb& db)
       : m_result(db,
                  "INSERT OR REPLACE INTO results (run_id, started_at, vantage_id, asn, cc, app, host, port, kind, url, "
-                 "status, method, report_file, signatures) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+                 "status, method, report_file, signatures, interrupted) "
+                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
         m_file(db, "INSERT OR REPLACE INTO files (stem, file_name, run_id) VALUES (?, ?, ?)") {}
 
   std::size_t add(const std::vector<RunRow>& rows) {
@@ -120,6 +134,7 @@ public:
       m_result.bind(12, row.method);
       m_result.bind(13, std::optional<std::string>(row.report_file));
       m_result.bind(14, std::optional<std::string>(joined(row.signatures)));
+      m_result.bind(15, std::optional<long long>(row.interrupted ? 1 : 0));
       m_result.step();
       m_result.reset();
     }
@@ -242,13 +257,17 @@ bool history_up_to_date(const fs::path& folder) {
   if (!fs::is_regular_file(history_path(folder), ec)) {
     return false;
   }
-  // Every file in the folder that looks like a report is indexed (or known not to be one).
+  // Every file in the folder that looks like a report is indexed (or known not to be one), by an
+  // index that stores all the summary counts.
   std::set<std::string> indexed;
   {
     SqliteDb db(history_path(folder), false);
     SqliteStatement files(db, "SELECT stem FROM files");
     while (files.step()) {
       indexed.insert(files.text(0).value_or(""));
+    }
+    if (index_version(db) < k_index_version) {
+      return false;
     }
   }
   for (const auto& entry : fs::directory_iterator(folder, ec)) {
@@ -262,10 +281,13 @@ bool history_up_to_date(const fs::path& folder) {
 
 std::vector<RunRow> read_history(const fs::path& index_file, const HistoryFilter& filter) {
   SqliteDb db(index_file, false);
-  // An index of version 1 (read, not written, here) has no signatures column.
+  // An index of version 1 (read, not written, here) has no signatures column, one before 3 no
+  // interrupted column.
+  const int version = index_version(db);
   std::string sql = std::string("SELECT run_id, started_at, vantage_id, asn, cc, app, host, port, kind, url, status, "
                                 "method, report_file, ") +
-                    (index_version(db) >= 2 ? "signatures" : "NULL") + " FROM results WHERE started_at >= ?";
+                    (version >= 2 ? "signatures" : "NULL") + ", " + (version >= 3 ? "interrupted" : "NULL") +
+                    " FROM results WHERE started_at >= ?";
   if (!filter.apps.empty()) {
     sql += " AND app IN (";
     for (std::size_t k = 0; k < filter.apps.size(); ++k) {
@@ -297,6 +319,7 @@ std::vector<RunRow> read_history(const fs::path& index_file, const HistoryFilter
     row.method = query.text(11);
     row.report_file = query.text(12).value_or("");
     row.signatures = split(query.text(13));
+    row.interrupted = query.integer(14).value_or(0) != 0;
     rows.push_back(std::move(row));
   }
   return rows;

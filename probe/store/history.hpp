@@ -11,10 +11,11 @@
 #include "store/report_reader.hpp"
 
 // The history index: <reports folder>/history.sqlite, one row per target per run (run_id,
-// started_at, vantage id/asn/cc, app, host, port, kind, url, status, method, report file), unique
-// on the run and the target's key, so indexing a report twice changes nothing. The JSON reports
-// stay the source of truth: the index can always be rebuilt from them, and it only speeds up
-// summaries. Reports removed by retention keep their rows (history outlives the files).
+// started_at, vantage id/asn/cc, app, host, port, kind, url, status, method, signatures, whether the
+// run was interrupted, report file), unique on the run and the target's key, so indexing a report
+// twice changes nothing. The JSON reports stay the source of truth: the index can always be rebuilt
+// from them, and it only speeds up summaries. Reports removed by retention keep their rows (history
+// outlives the files).
 namespace probe {
 
 inline constexpr const char* k_history_file_name = "history.sqlite";
@@ -39,8 +40,8 @@ struct RebuildOutcome {
 // UserError 66 (no folder), 73/74.
 RebuildOutcome rebuild_history(const std::filesystem::path& folder);
 
-// Whether `folder` has an index that holds every report file now in it (by name, with or without
-// .gz, so compression does not make it stale).
+// Whether `folder` has an index of this probe's layout that holds every report file now in it (by
+// name, with or without .gz, so compression does not make it stale).
 bool history_up_to_date(const std::filesystem::path& folder);
 
 struct HistoryFilter {

@@ -218,6 +218,8 @@ std::vector<RunRow> run_rows(const nlohmann::json& report, const std::string& fi
   const nlohmann::json vantage = report.value("vantage", nlohmann::json::object());
   const std::string run_id = optional_string(report, "run_id").value_or("");
   const std::string started_at = optional_string(report, "started_at").value_or("");
+  const auto interrupted = report.find("interrupted");
+  const bool was_interrupted = interrupted != report.end() && interrupted->is_boolean() && interrupted->get<bool>();
   for (const nlohmann::json& result : report["results"]) {
     RunRow row;
     row.run_id = run_id;
@@ -239,6 +241,7 @@ std::vector<RunRow> run_rows(const nlohmann::json& report, const std::string& fi
         }
       }
     }
+    row.interrupted = was_interrupted;
     row.report_file = file_name;
     rows.push_back(std::move(row));
   }

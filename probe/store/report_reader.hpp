@@ -109,6 +109,9 @@ struct RunRow {
   // The verdict's signatures as the report names them (reports/README.md, "Signatures"); empty
   // when it has none, was not judged, or predates them (history indexes of version 1).
   std::vector<std::string> signatures;
+  // The run's report says "interrupted": true (a stop signal, or `probe recover` after a kill): the
+  // summary does not count its results as tests. False for rows of history indexes before version 3.
+  bool interrupted = false;
   std::string report_file;
 };
 

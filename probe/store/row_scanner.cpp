@@ -122,6 +122,7 @@ public:
   bool has_results = false;
   std::string run_id;
   std::string started_at;
+  bool interrupted = false;
   std::optional<std::string> vantage_id;
   std::optional<std::string> asn;
   std::optional<std::string> cc;
@@ -277,6 +278,8 @@ private:
         run_id = *text;
       } else if (name == "started_at" && text) {
         started_at = *text;
+      } else if (name == "interrupted" && seen.token == Token::boolean) {
+        interrupted = seen.scalar.get<bool>();
       }
     } else if (depth == 2 && m_stack[0].key == "vantage" && !m_stack[1].array) {
       const std::string& name = m_stack[1].key;
@@ -355,6 +358,7 @@ std::optional<ScannedReport> scan_report_rows(const std::string& text, const std
     row.vantage_id = sax.vantage_id;
     row.asn = sax.asn;
     row.cc = sax.cc;
+    row.interrupted = sax.interrupted;
     row.report_file = file_name;
   }
   return scanned;

@@ -7,7 +7,7 @@
 #include "store/report_reader.hpp"
 
 // The history index and the summary need a few fields of each report (run_id, started_at,
-// vantage, and per result the key and the verdict's status and method), from thousands of
+// vantage, interrupted, and per result the key and the verdict's status and method), from thousands of
 // reports: this reads them in one SAX pass without building the JSON tree (several times faster
 // than parsing the whole report, whose results are mostly raw observations).
 namespace probe {

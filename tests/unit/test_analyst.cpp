@@ -13,9 +13,12 @@
 #include <nlohmann/json.hpp>
 
 #include "analyst/ooni_export.hpp"
+#include "analyst/summary.hpp"
 #include "store/history.hpp"
 #include "store/report_reader.hpp"
 #include "store/retention.hpp"
+#include "store/row_scanner.hpp"
+#include "store/sqlite_db.hpp"
 #include "support/mock_dns.hpp"
 #include "support/reports.hpp"
 #include "support/run_command.hpp"
@@ -163,7 +166,7 @@ TEST_CASE("diff of a report with itself exits 0, added and removed targets, bad 
   CHECK(result.exit_code == 64);
 }
 
-TEST_CASE("summary over the 5 fixtures: percent blocked counts blocked and accessible runs only",
+TEST_CASE("summary over the 5 fixtures: percent blocked is blocked tests over all tests of the window",
           "[analyst][summary]") {
   auto result = run_probe({"summary", k_fixtures.string(), "--since", "2026-01-01", "--format", "greatfire"});
   REQUIRE(result.exit_code == 0);
@@ -172,29 +175,35 @@ TEST_CASE("summary over the 5 fixtures: percent blocked counts blocked and acces
   std::map<std::string, json> by_target;
   for (const auto& entry : summary) {
     by_target[entry["host"].get<std::string>() + " " + entry["kind"].get<std::string>()] = entry;
-    CHECK(entry["runs"] == 5);
+    CHECK(entry["found"] == 5);
+    CHECK(entry["first_tested"] == "2026-11-29T01:15:44Z");
     CHECK(entry["last_tested"] == "2026-11-29T01:15:59Z");
   }
   // Blocked by sni-reset (02) and mixed (04); accessible in the three others.
   const json& chat = by_target.at("chat.signal.org https");
   CHECK(chat["blocked"] == 2);
   CHECK(chat["accessible"] == 3);
+  CHECK(chat["tests"] == 5);
   CHECK(chat["blocked_percent"] == 40.0);
+  CHECK(chat["restricted_percent"] == 0.0);
   CHECK(chat["first_blocked"] == "2026-11-29T01:15:46Z");
   CHECK(chat["last_blocked"] == "2026-11-29T01:15:53Z");
-  CHECK(chat["verdict"] == "not blocked");
+  CHECK(chat["verdict"] == "not blocked");  // 2 of 5 tests: under half
   CHECK(chat["url"] == "https://chat.signal.org/");
-  // Inconclusive in mixed (04): counted, not in the denominator.
+  // Inconclusive in mixed (04): found, counted beside, not a test.
   const json& stun = by_target.at("stun.fbsbx.com stun");
   CHECK(stun["inconclusive"] == 1);
   CHECK(stun["accessible"] == 4);
+  CHECK(stun["tests"] == 4);
   CHECK(stun["blocked_percent"] == 0.0);
+  CHECK(stun["verdict"] == "not blocked");
   const json& uptime = by_target.at("uptime.signal.org dns");
   CHECK(uptime["port"].is_null());
   CHECK(uptime["url"].is_null());
 }
 
-TEST_CASE("summary denominator: blocked 2, inconclusive 1, accessible 2 is 50%, none judged is null",
+TEST_CASE("summary denominator: blocked 2, inconclusive 1, accessible 2 is 2 of 4 tests, 50%, and none tested is "
+          "not enough data",
           "[analyst][summary]") {
   TempDir dir;
   // The fixtures with chat.signal.org made inconclusive in 05 and stun.fbsbx.com in every run.
@@ -221,34 +230,44 @@ TEST_CASE("summary denominator: blocked 2, inconclusive 1, accessible 2 is 50%, 
         CHECK(entry["blocked"] == 2);
         CHECK(entry["inconclusive"] == 1);
         CHECK(entry["accessible"] == 2);
+        CHECK(entry["found"] == 5);
+        CHECK(entry["tests"] == 4);
         CHECK(entry["blocked_percent"] == 50.0);
-        CHECK(entry["current_status"] == "inconclusive");
-        CHECK(entry["verdict"] == "blocked");  // from the latest judged run, 04 (05 is inconclusive)
+        CHECK(entry["latest_status"] == "inconclusive");
+        CHECK(entry["latest_method"].is_null());
+        CHECK(entry["last_tested"] == "2026-11-29T01:15:53Z");  // 04: 05 was inconclusive, not a test
+        CHECK(entry["verdict"] == "blocked");  // 2 of 4 tests: half
       }
       if (entry["host"] == "stun.fbsbx.com") {
+        CHECK(entry["tests"] == 0);
         CHECK(entry["blocked_percent"].is_null());
-        CHECK(entry["verdict"].is_null());
+        CHECK(entry["restricted_percent"].is_null());
+        CHECK(entry["first_tested"].is_null());
+        CHECK(entry["last_tested"].is_null());
+        CHECK(entry["verdict"] == "not enough data");
         CHECK(entry["inconclusive"] == 5);
       }
     }
   }
 }
 
-TEST_CASE("summary blocked percent is blocked over blocked and accessible: down, anomaly, inconclusive and "
-          "unjudged runs are left out", "[analyst][summary]") {
+TEST_CASE("summary blocked percent is blocked over tests: anomaly, inconclusive, unjudged and interrupted runs are "
+          "not tests, down runs are",
+          "[analyst][summary]") {
   TempDir dir;
-  // Eight runs of chat.signal.org, one of each status and three blocked: 3 of 4 is 75%, where the
-  // formulas one might write by mistake give other numbers (over all runs 37.5%, over runs with a
-  // verdict 42.9%, with down or with inconclusive in the denominator 60%, anomaly counted as
-  // blocked 80%).
-  const std::vector<std::string> statuses = {"accessible", "blocked", "down",        "blocked",
-                                             "anomaly",    "blocked", "inconclusive", ""};
+  // Nine runs of chat.signal.org, one of each status, three blocked, and last a run interrupted
+  // after chat.signal.org was judged blocked. Tests: accessible, the three blocked, down: 3 of 5 is
+  // 60%, where the formulas one might write by mistake give other numbers (blocked / (blocked +
+  // accessible) 75%, over all runs 33.3%, the interrupted run a test 66.7%, anomaly a test 50%).
+  const std::vector<std::string> statuses = {"accessible", "blocked", "down",        "blocked", "anomaly",
+                                             "blocked",    "inconclusive", "",         "blocked"};
   const json base = report_fixture("02-sni-reset.json");
   for (std::size_t i = 0; i < statuses.size(); ++i) {
     json report = base;
     report["run_id"] = std::string(31, '0') + std::to_string(i);
     report["started_at"] = "2026-11-29T02:0" + std::to_string(i) + ":00Z";
     report["finished_at"] = "2026-11-29T02:0" + std::to_string(i) + ":30Z";
+    report["interrupted"] = i == 8;
     for (auto& result : report["results"]) {
       if (result["host"] != "chat.signal.org") {
         continue;
@@ -265,6 +284,7 @@ TEST_CASE("summary blocked percent is blocked over blocked and accessible: down,
   for (const std::string& source : {std::string("json"), std::string("index")}) {
     if (source == "index") {
       REQUIRE(run_probe({"history", "rebuild", "--out", dir.path().string()}).exit_code == 0);
+      REQUIRE(probe::history_up_to_date(dir.path()));
     }
     INFO(source);
     const auto result = run_probe({"summary", dir.path().string(), "--since", "2026-01-01", "--format", "greatfire"});
@@ -272,18 +292,27 @@ TEST_CASE("summary blocked percent is blocked over blocked and accessible: down,
     bool seen = false;
     for (const auto& entry : json::parse(result.out)) {
       if (entry["host"] != "chat.signal.org") {
+        CHECK(entry["interrupted"] == 1);  // every target of the interrupted run
+        CHECK(entry["tests"] == 8);
         continue;
       }
       seen = true;
-      CHECK(entry["runs"] == 8);
+      CHECK(entry["found"] == 9);
+      CHECK(entry["tests"] == 5);
       CHECK(entry["blocked"] == 3);
       CHECK(entry["accessible"] == 1);
       CHECK(entry["down"] == 1);
       CHECK(entry["anomaly"] == 1);
       CHECK(entry["inconclusive"] == 1);
       CHECK(entry["unjudged"] == 1);
-      CHECK(entry["blocked_percent"] == 75.0);
-      CHECK(entry["verdict"] == "blocked");  // the latest blocked-or-accessible run, the sixth
+      CHECK(entry["interrupted"] == 1);
+      CHECK(entry["blocked_percent"] == 60.0);
+      CHECK(entry["first_tested"] == "2026-11-29T02:00:00Z");
+      CHECK(entry["last_tested"] == "2026-11-29T02:05:00Z");
+      CHECK(entry["last_blocked"] == "2026-11-29T02:05:00Z");  // not the interrupted run's
+      CHECK(entry["verdict"] == "blocked");                    // 3 of 5 tests
+      CHECK(entry["latest_status"] == "blocked");              // the interrupted run, the latest of all
+      CHECK(entry["latest_method"] == "tls");
     }
     CHECK(seen);
   }
@@ -294,7 +323,7 @@ TEST_CASE("summary filters (--since, --app), --by, and the csv and table formats
   auto result = run_probe({"summary", k_fixtures.string(), "--since", "2026-11-29T01:15:54Z", "--format", "greatfire"});
   REQUIRE(result.exit_code == 0);
   for (const auto& entry : json::parse(result.out)) {
-    CHECK(entry["runs"] == 1);
+    CHECK(entry["found"] == 1);
     CHECK(entry["blocked"] == 0);
   }
   // The default window is the last 30 days: a run long ago is left out.
@@ -311,15 +340,17 @@ TEST_CASE("summary filters (--since, --app), --by, and the csv and table formats
   std::istringstream lines(result.out);
   std::string line;
   std::getline(lines, line);
-  CHECK(line.rfind("app,host,port,kind,url,runs,blocked,accessible,restricted,anomaly,down,inconclusive,unjudged,"
-                   "blocked_percent,first_blocked,last_blocked,last_tested,current_status,current_method",
-                   0) == 0);
+  CHECK(line == "url,host,app,port,kind,found,tests,blocked,restricted,accessible,down,anomaly,inconclusive,unjudged,"
+                "interrupted,blocked_percent,restricted_percent,first_tested,last_tested,first_blocked,last_blocked,"
+                "verdict,latest_status,latest_method\r");
   std::vector<std::string> rows;
   while (std::getline(lines, line)) {
     rows.push_back(line);
   }
   REQUIRE(rows.size() == 2);
-  CHECK(rows[0].rfind("twitter,api.x.com,443,https,https://api.x.com/,5,2,3,0,0,0,0,0,40.0,", 0) == 0);
+  // Blocked in 03 and 04 of the five: 2 of 5 tests.
+  CHECK(rows[0] == "https://api.x.com/,api.x.com,twitter,443,https,5,5,2,0,3,0,0,0,0,0,40.0,0.0,2026-11-29T01:15:44Z,"
+                   "2026-11-29T01:15:59Z,2026-11-29T01:15:47Z,2026-11-29T01:15:53Z,not blocked,accessible,\r");
 
   result = run_probe({"summary", k_fixtures.string(), "--since", "2026-01-01", "--by", "asn", "--app", "signal"});
   REQUIRE(result.exit_code == 0);
@@ -330,6 +361,269 @@ TEST_CASE("summary filters (--since, --app), --by, and the csv and table formats
   CHECK(run_probe({"summary", k_fixtures.string(), "--since", "yesterday"}).exit_code == 64);
   CHECK(run_probe({"summary", k_fixtures.string(), "--format", "xml"}).exit_code == 64);
   CHECK(run_probe({"summary", (dir.path() / "missing").string()}).exit_code == 66);
+}
+
+namespace {
+
+// One run of https://chat.signal.org/ per status, a minute apart from 03:00: "" for a run that did
+// not judge it, "interrupted" for a run interrupted after judging it blocked.
+std::vector<probe::RunRow> window(const std::vector<std::string>& statuses) {
+  std::vector<probe::RunRow> rows;
+  for (std::size_t i = 0; i < statuses.size(); ++i) {
+    const std::string minute = (i < 10 ? "0" : "") + std::to_string(i);
+    probe::RunRow row;
+    row.run_id = "run-" + minute;
+    row.started_at = "2026-11-29T03:" + minute + ":00Z";
+    row.key = {"signal", "chat.signal.org", 443, "https", "https://chat.signal.org/"};
+    if (statuses[i] == "interrupted") {
+      row.interrupted = true;
+      row.status = "blocked";
+      row.method = "tls";
+    } else if (!statuses[i].empty()) {
+      row.status = statuses[i];
+      row.method = statuses[i] == "blocked" ? std::optional<std::string>("tls") : std::nullopt;
+    }
+    rows.push_back(row);
+  }
+  return rows;
+}
+
+// The window's greatfire entry (one target, no --by).
+json greatfire_entry(const std::vector<std::string>& statuses) {
+  const auto entries = probe::greatfire_json(probe::summarise(window(statuses), ""), "");
+  REQUIRE(entries.size() == 1);
+  return json::parse(entries[0].dump());
+}
+
+}  // namespace
+
+TEST_CASE("summary counts as GreatFire: 5 blocked, 2 restricted, 3 accessible of 10 tests are 50% and 20%, "
+          "blocked, whatever else the window holds",
+          "[analyst][summary]") {
+  // Fourteen runs: the ten tests of GreatFire's example and one of each run that is not a test.
+  // Worked by hand: found 14, tests 10 (5 blocked, 2 restricted, 3 accessible), beside them
+  // 1 anomaly, 1 inconclusive, 1 unjudged, 1 interrupted; blocked 5/10 = 50.0%, restricted
+  // 2/10 = 20.0%; 5 blocked of 10 is half: "blocked". (blocked / (blocked + accessible) was 62.5%.)
+  const json entry = greatfire_entry({"accessible", "blocked", "inconclusive", "blocked", "restricted", "anomaly",
+                                      "blocked", "accessible", "", "blocked", "restricted", "interrupted", "blocked",
+                                      "accessible"});
+  CHECK(entry["found"] == 14);
+  CHECK(entry["tests"] == 10);
+  CHECK(entry["blocked"] == 5);
+  CHECK(entry["restricted"] == 2);
+  CHECK(entry["accessible"] == 3);
+  CHECK(entry["down"] == 0);
+  CHECK(entry["anomaly"] == 1);
+  CHECK(entry["inconclusive"] == 1);
+  CHECK(entry["unjudged"] == 1);
+  CHECK(entry["interrupted"] == 1);
+  CHECK(entry["blocked_percent"] == 50.0);
+  CHECK(entry["restricted_percent"] == 20.0);
+  CHECK(entry["verdict"] == "blocked");
+  CHECK(entry["first_tested"] == "2026-11-29T03:00:00Z");
+  CHECK(entry["last_tested"] == "2026-11-29T03:13:00Z");
+  CHECK(entry["first_blocked"] == "2026-11-29T03:01:00Z");
+  CHECK(entry["last_blocked"] == "2026-11-29T03:12:00Z");  // the interrupted run's blocked (03:11) is not a test
+  CHECK(entry["latest_status"] == "accessible");
+  CHECK(entry["latest_method"].is_null());
+}
+
+TEST_CASE("summary of accessible, blocked, blocked, down is 2 of 4 tests: 50% and blocked, over the window not "
+          "the latest run",
+          "[analyst][summary]") {
+  json entry = greatfire_entry({"accessible", "blocked", "blocked", "down"});
+  CHECK(entry["tests"] == 4);
+  CHECK(entry["blocked_percent"] == 50.0);  // not 66.7: down is a test
+  CHECK(entry["restricted_percent"] == 0.0);
+  CHECK(entry["verdict"] == "blocked");
+  CHECK(entry["latest_status"] == "down");
+  // The latest run blocked, the window not: 1 of 4.
+  entry = greatfire_entry({"accessible", "accessible", "down", "blocked"});
+  CHECK(entry["blocked_percent"] == 25.0);
+  CHECK(entry["verdict"] == "not blocked");
+  CHECK(entry["latest_status"] == "blocked");
+}
+
+TEST_CASE("summary with no test (inconclusive, anomaly, unjudged, interrupted runs only) has null percents and "
+          "not enough data",
+          "[analyst][summary]") {
+  const json entry = greatfire_entry({"inconclusive", "anomaly", "", "interrupted"});
+  CHECK(entry["found"] == 4);
+  CHECK(entry["tests"] == 0);
+  CHECK(entry["interrupted"] == 1);
+  CHECK(entry["blocked"] == 0);
+  CHECK(entry["blocked_percent"].is_null());
+  CHECK(entry["restricted_percent"].is_null());
+  CHECK(entry["first_tested"].is_null());
+  CHECK(entry["last_tested"].is_null());
+  CHECK(entry["first_blocked"].is_null());
+  CHECK(entry["verdict"] == "not enough data");
+  CHECK(entry["latest_status"] == "blocked");  // the interrupted run is the latest run
+  CHECK(entry["latest_method"] == "tls");
+  const auto summaries = probe::summarise(window({"inconclusive", "anomaly", "", "interrupted"}), "");
+  CHECK(probe::render_summary_table(summaries, "").find("not enough data") != std::string::npos);
+  // found 4, tests and the four test counts 0, the four others 1, six empty fields (percents and times).
+  const std::string row = "https,4,0,0,0,0,0,1,1,1,1," + std::string(6, ',') + "not enough data,blocked,tls\r\n";
+  CHECK(probe::render_summary_csv(summaries, "").find(row) != std::string::npos);
+}
+
+TEST_CASE("summary verdict restricted: blocked and restricted tests together at least half, blocked alone under",
+          "[analyst][summary]") {
+  // 1 blocked, 2 restricted, 3 accessible: 1/6 = 16.7%, 2/6 = 33.3%, 3 of 6 blocked or restricted.
+  json entry = greatfire_entry({"blocked", "restricted", "accessible", "restricted", "accessible", "accessible"});
+  CHECK(entry["tests"] == 6);
+  CHECK(entry["blocked_percent"] == 16.7);
+  CHECK(entry["restricted_percent"] == 33.3);
+  CHECK(entry["verdict"] == "restricted");
+  const auto summaries =
+      probe::summarise(window({"blocked", "restricted", "accessible", "restricted", "accessible", "accessible"}), "");
+  const std::string table = probe::render_summary_table(summaries, "");
+  CHECK(table.find("16.7") != std::string::npos);
+  CHECK(table.find("33.3") != std::string::npos);
+  CHECK(table.find("restricted") != std::string::npos);
+  // Restricted alone, under half: 2 of 5.
+  entry = greatfire_entry({"restricted", "accessible", "restricted", "accessible", "accessible"});
+  CHECK(entry["restricted_percent"] == 40.0);
+  CHECK(entry["verdict"] == "not blocked");
+}
+
+TEST_CASE("summary verdict not blocked: blocked and restricted tests together under half", "[analyst][summary]") {
+  // 1 blocked, 1 restricted, 3 accessible: 20% and 20%, 2 of 5 under half; the inconclusive run
+  // would make it half if it were a test.
+  const json entry = greatfire_entry({"blocked", "accessible", "restricted", "inconclusive", "accessible",
+                                      "accessible"});
+  CHECK(entry["tests"] == 5);
+  CHECK(entry["blocked_percent"] == 20.0);
+  CHECK(entry["restricted_percent"] == 20.0);
+  CHECK(entry["verdict"] == "not blocked");
+}
+
+TEST_CASE("summary greatfire fields and csv columns are these, in this order, with the group first with --by",
+          "[analyst][summary]") {
+  const std::vector<std::string> fields = {
+      "url",          "host",     "app",         "port",           "kind",           "found",
+      "tests",        "blocked",  "restricted",  "accessible",     "down",           "anomaly",
+      "inconclusive", "unjudged", "interrupted", "blocked_percent", "restricted_percent", "first_tested",
+      "last_tested",  "first_blocked", "last_blocked", "verdict",   "latest_status",  "latest_method"};
+  for (const std::string& by : {std::string(), std::string("vantage")}) {
+    INFO(by);
+    std::vector<std::string> args = {"summary", k_fixtures.string(), "--since", "2026-01-01", "--format", "greatfire"};
+    std::vector<std::string> expected = fields;
+    if (!by.empty()) {
+      args.insert(args.end(), {"--by", by});
+      expected.insert(expected.begin(), by);
+    }
+    auto result = run_probe(args);
+    REQUIRE(result.exit_code == 0);
+    const auto entries = nlohmann::ordered_json::parse(result.out);
+    REQUIRE(entries.size() == 11);
+    for (const auto& entry : entries) {
+      std::vector<std::string> keys;
+      for (const auto& item : entry.items()) {
+        keys.push_back(item.key());
+      }
+      CHECK(keys == expected);
+    }
+    args[5] = "csv";
+    result = run_probe(args);
+    REQUIRE(result.exit_code == 0);
+    std::string header;
+    for (const std::string& field : expected) {
+      header += (header.empty() ? "" : ",") + field;
+    }
+    CHECK(result.out.substr(0, result.out.find("\r\n")) == header);
+  }
+  const std::string table = probe::render_summary_table({}, "");
+  CHECK(table.rfind("app  target  found  tests  blocked %  restricted %  verdict  blk  rst  acc  down  anom  inc  "
+                    "unj  intr  first blocked  last blocked  last tested  latest",
+                    0) == 0);
+}
+
+TEST_CASE("an interrupted report's rows say so from the scanner, the JSON reader and the history index alike",
+          "[analyst][summary][history]") {
+  json report = report_fixture("02-sni-reset.json");
+  report["interrupted"] = true;
+  const auto scanned = probe::scan_report_rows(report.dump(), "i.json", "i.json", false);
+  REQUIRE(scanned);
+  const auto parsed = probe::run_rows(report, "i.json");
+  REQUIRE(scanned->rows.size() == 11);
+  REQUIRE(parsed.size() == 11);
+  for (std::size_t k = 0; k < parsed.size(); ++k) {
+    CHECK(scanned->rows[k].interrupted);
+    CHECK(parsed[k].interrupted);
+  }
+  TempDir dir;
+  probe::index_report(dir.path(), report, "i.json");
+  probe::index_report(dir.path(), report_fixture("01-open.json"), "01-open.json");
+  std::size_t interrupted = 0;
+  for (const probe::RunRow& row : probe::read_history(probe::history_path(dir.path()), {})) {
+    CHECK(row.interrupted == (row.report_file == "i.json"));
+    interrupted += row.interrupted ? 1 : 0;
+  }
+  CHECK(interrupted == 11);
+  CHECK_FALSE(probe::run_rows(report_fixture("01-open.json"), "01-open.json")[0].interrupted);
+}
+
+TEST_CASE("a history index of layout 2 is out of date until rebuilt: it does not know which runs were interrupted",
+          "[analyst][history]") {
+  TempDir dir;
+  json report = report_fixture("02-sni-reset.json");
+  report["interrupted"] = true;
+  dir.write("i.json", report.dump());
+  {
+    // The layout of version 2, as an older probe left it, having indexed i.json.
+    probe::SqliteDb db(probe::history_path(dir.path()), true);
+    db.exec(
+        "CREATE TABLE files (stem TEXT PRIMARY KEY, file_name TEXT NOT NULL, run_id TEXT);"
+        "CREATE TABLE results (run_id TEXT NOT NULL, started_at TEXT NOT NULL, vantage_id TEXT, asn TEXT, cc TEXT,"
+        " app TEXT NOT NULL, host TEXT NOT NULL, port INTEGER, kind TEXT NOT NULL, url TEXT, status TEXT,"
+        " method TEXT, report_file TEXT NOT NULL, signatures TEXT);"
+        "INSERT INTO files VALUES ('i', 'i.json', '" +
+        report["run_id"].get<std::string>() +
+        "');"
+        "INSERT INTO results VALUES ('" +
+        report["run_id"].get<std::string>() +
+        "', '2026-11-29T01:15:46Z', NULL, NULL, NULL, 'signal', 'chat.signal.org', 443, 'https', "
+        "'https://chat.signal.org/', 'blocked', 'tls', 'i.json', '');"
+        "PRAGMA user_version = 2;");
+  }
+  // Read, not written: its rows read as not interrupted, so the summary does not use it.
+  CHECK_FALSE(probe::history_up_to_date(dir.path()));
+  const auto read = probe::read_history(probe::history_path(dir.path()), {});
+  REQUIRE(read.size() == 1);
+  CHECK_FALSE(read[0].interrupted);
+  const auto chat_of = [&dir]() {
+    const auto result = run_probe({"summary", dir.path().string(), "--since", "2026-01-01", "--format", "greatfire",
+                                   "--app", "signal"});
+    REQUIRE(result.exit_code == 0);
+    for (const json& entry : json::parse(result.out)) {
+      if (entry["host"] == "chat.signal.org") {
+        return entry;
+      }
+    }
+    FAIL("no chat.signal.org");
+    return json();
+  };
+  json chat = chat_of();
+  CHECK(chat["interrupted"] == 1);
+  CHECK(chat["tests"] == 0);
+
+  // Written by this probe (a run's end): migrated to 3, and it forgets the files it had read.
+  probe::index_report(dir.path(), report_fixture("01-open.json"), "01-open.json");
+  {
+    probe::SqliteDb db(probe::history_path(dir.path()), false);
+    probe::SqliteStatement version(db, "PRAGMA user_version");
+    REQUIRE(version.step());
+    CHECK(version.integer(0) == 3);
+  }
+  CHECK_FALSE(probe::history_up_to_date(dir.path()));
+  REQUIRE(run_probe({"history", "rebuild", "--out", dir.path().string()}).exit_code == 0);
+  CHECK(probe::history_up_to_date(dir.path()));  // 01-open.json is not in the folder: i.json is all
+  chat = chat_of();
+  CHECK(chat["found"] == 2);
+  CHECK(chat["interrupted"] == 1);
+  CHECK(chat["tests"] == 1);
+  CHECK(chat["accessible"] == 1);
 }
 
 TEST_CASE("history: rebuild equals indexing report by report, twice changes nothing, .json.gz is read",
