@@ -647,7 +647,7 @@ expect_residual() {
 
 # Each app blocked its own way at once; also run with no control path, where nothing may be
 # blocked or down: Signal's reset is an anomaly, the rest inconclusive.
-setup_mixed() { SC_KINDS=(socks http iface none); }
+setup_mixed() { SC_KINDS=("${CONTROL_KINDS[@]}" none); }
 expect_mixed() {
   check_count
   check "$JQ_DEFS"'deps | select(.app == "signal") | select(.e.tcp.failure != null or .e.tls.failure != "connection_reset") | show' \
@@ -789,7 +789,14 @@ crashed_up() {
 root_snapshot > "$tmp/root-before"
 WRONG=0
 if [[ "${1:-}" == --expect-wrong ]]; then WRONG=1; shift; fi
-CONTROL_KINDS=(socks http iface)
+# PROBE_LAB_CONTROLS: the kinds of control path every scenario runs over (default all three). The
+# sanitizer pass takes socks alone: it looks for memory errors, and lab_control_paths runs the
+# three kinds at once under it too; the verdicts over each kind are the normal pass's to check.
+read -r -a CONTROL_KINDS <<< "${PROBE_LAB_CONTROLS:-socks http iface}"
+for kind in "${CONTROL_KINDS[@]}"; do
+  [[ " socks http iface " == *" $kind "* ]] || { echo "FAIL: PROBE_LAB_CONTROLS: unknown kind '$kind' (socks, http, iface)"; exit 1; }
+done
+[[ ${#CONTROL_KINDS[@]} -gt 0 ]] || { echo "FAIL: PROBE_LAB_CONTROLS names no kind"; exit 1; }
 declare -A CONTROL_URL=([socks]=socks5h://10.77.0.10:1080 [http]=http://10.77.0.11:8888 [iface]=iface:vpn0)
 CTL=socks SC_ARGS=() CONTROL_DEAD=0 EXTRA_TARGETS=0 SC_SERIAL=0
 if [[ $# -gt 0 ]]; then scenarios=("$@"); else mapfile -t scenarios < <("$LAB" list | awk '{print $1}'); fi

@@ -838,6 +838,29 @@ TEST_CASE("OONI export: the headers sent, a body not kept as null, IANA cipher n
   CHECK(probe::iana_cipher_name("NOT-A-CIPHER").empty());
 }
 
+TEST_CASE("OONI export: peer_certificates are the report's DER, in the chain's order", "[analyst][export]") {
+  json report = report_fixture("01-open.json");
+  json* result = nullptr;
+  for (json& candidate : report["results"]) {
+    result = candidate["url"] == "https://chat.signal.org/" ? &candidate : result;
+  }
+  REQUIRE(result != nullptr);
+  json& chain = (*result)["paths"]["direct"]["endpoints"][0]["tls"]["chain"];
+  REQUIRE(chain.size() == 1);
+  // Two certificates, the second not kept (a report over its certificates' cap).
+  chain.push_back({{"subject", "CN=Other"}, {"issuer", "CN=Other"}, {"sha256", std::string(64, 'e')}});
+  report["certificates"] = {{chain[0]["sha256"].get<std::string>(), "MIIBAA=="}};
+  report["certificates_truncated"] = true;
+  TempDir dir;
+  const std::vector<json> lines = ooni_lines({dir.write("certs.json", report.dump()).string()});
+  const json& m = line_for(lines, "https://chat.signal.org/");
+  CHECK(m["test_keys"]["tls_handshakes"][0]["peer_certificates"] ==
+        json::array({{{"format", "base64"}, {"data", "MIIBAA=="}}}));
+  // Without the report's certificates, none.
+  const json plain = line_for(ooni_lines({fixture_path("01-open.json")}), "https://chat.signal.org/");
+  CHECK(plain["test_keys"]["tls_handshakes"][0]["peer_certificates"].empty());
+}
+
 TEST_CASE("OONI export: control paths under x_control_paths, test_runtime over every exchange, STUN results kept",
           "[analyst][export]") {
   const std::vector<json> lines = ooni_lines({fixture_path("04-mixed.json")});
