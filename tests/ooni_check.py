@@ -826,16 +826,20 @@ def check_server_name(m, where, arrays):
                 f"server_name {json.dumps(name)}, not the input's {host}")
 
 
-@join_rule("J10", "a tcp_connect's ip is among its set's A/AAAA answers (when a query answered)")
+# Every path connects to every address any path's DNS gave (a censor's resolver lies on direct,
+# control's truth is tried there too, as web_connectivity tries its test helper's addresses), so
+# the answers are those of the whole measurement, not of one set.
+@join_rule("J10", "a tcp_connect's ip is among the measurement's A/AAAA answers (when a query answered)")
 def check_connect_answered(m, where, arrays):
     answered = set()
-    for _, query in entries_of(arrays, "queries"):
-        answers = query.get("answers")
-        for answer in answers if isinstance(answers, list) else []:
-            if isinstance(answer, dict):
-                for key in ("ipv4", "ipv6"):
-                    if is_ip(answer.get(key)):
-                        answered.add(ipaddress.ip_address(answer[key]))
+    for _, each in event_sets(m):
+        for _, query in entries_of(each, "queries"):
+            answers = query.get("answers")
+            for answer in answers if isinstance(answers, list) else []:
+                if isinstance(answer, dict):
+                    for key in ("ipv4", "ipv6"):
+                        if is_ip(answer.get(key)):
+                            answered.add(ipaddress.ip_address(answer[key]))
     if not answered:
         return
     for index, connect in entries_of(arrays, "tcp_connect"):

@@ -289,7 +289,8 @@ json network_keys(const Context& context, const std::string& path, json& stun) {
         keys["tls_handshakes"].push_back(tls_entry(context, address, sni, retest.failure, retest.t0_ms,
                                                    retest.duration_ms, id, false, tags, nullptr));
       }
-      if (!refused && retest.step == "http") {
+      // A re-test that got through kept no response: its connection says it got through.
+      if (!refused && retest.step == "http" && retest.failure) {
         keys["requests"].push_back(request_entry(context, nullptr, retest.failure, address, retest.t0_ms,
                                                  retest.t0_ms + retest.duration_ms, id, tags));
       }

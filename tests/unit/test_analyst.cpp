@@ -803,6 +803,28 @@ TEST_CASE("OONI export: the decoy handshake and the re-test have their own conne
   CHECK(keys["requests"][0]["response"]["body"].is_null());
   CHECK(keys["failure"] == "connection_reset");
   CHECK(m["test_keys"]["x_probe_verdict"]["method"] == "tls");
+
+  // A transfer's re-test that got through kept no response: its connection alone, no request
+  // claiming a response without a status.
+  json report = report_fixture("02-sni-reset.json");
+  bool edited = false;
+  for (json& result : report["results"]) {
+    for (json& endpoint : result["paths"]["direct"]["endpoints"]) {
+      if (result["url"] == "https://chat.signal.org/" && endpoint.contains("retest") && endpoint["retest"].is_object()) {
+        endpoint["retest"]["step"] = "http";
+        endpoint["retest"]["failure"] = nullptr;
+        edited = true;
+      }
+    }
+  }
+  REQUIRE(edited);
+  TempDir dir;
+  const json passed = line_for(ooni_lines({dir.write("retest.json", report.dump()).string()}), "https://chat.signal.org/");
+  for (const json& request : passed["test_keys"]["requests"]) {
+    CHECK(request["tags"].empty());
+  }
+  CHECK(std::any_of(passed["test_keys"]["tcp_connect"].begin(), passed["test_keys"]["tcp_connect"].end(),
+                    [](const json& tcp) { return tcp["tags"] == json::array({"retest"}) && tcp["status"]["success"] == true; }));
 }
 
 TEST_CASE("OONI export: the headers sent, a body not kept as null, IANA cipher names", "[analyst][export]") {
