@@ -735,21 +735,31 @@ def join_rule(rule_id, description):
     return register
 
 
+def unique_ids(where, arrays, kind):
+    """Each entry of `kind` has a transaction_id no other entry of `kind` has."""
+    seen = {}
+    for index, _, tid in ids(arrays, kind):
+        first = seen.setdefault(tid, index)
+        yield f"{where}.{kind}[{index}]", None if first == index else (
+            f"transaction_id {tid} is also {kind}[{first}]'s")
+
+
+def joins_tcp(where, arrays, kind):
+    """Each entry of `kind` has the transaction_id of a tcp_connect entry."""
+    tcp_ids = {tid for _, _, tid in ids(arrays, "tcp_connect")}
+    for index, _, tid in ids(arrays, kind):
+        yield f"{where}.{kind}[{index}]", None if tid in tcp_ids else (
+            f"transaction_id {tid} joins no tcp_connect")
+
+
 @join_rule("J1", "tcp_connect transaction_ids are unique")
 def check_tcp_ids(m, where, arrays):
-    seen = {}
-    for index, _, tid in ids(arrays, "tcp_connect"):
-        first = seen.setdefault(tid, index)
-        yield f"{where}.tcp_connect[{index}]", None if first == index else (
-            f"transaction_id {tid} is also tcp_connect[{first}]'s")
+    yield from unique_ids(where, arrays, "tcp_connect")
 
 
 @join_rule("J2", "a tls_handshake's transaction_id is a tcp_connect's")
 def check_tls_joins(m, where, arrays):
-    tcp_ids = {tid for _, _, tid in ids(arrays, "tcp_connect")}
-    for index, _, tid in ids(arrays, "tls_handshakes"):
-        yield f"{where}.tls_handshakes[{index}]", None if tid in tcp_ids else (
-            f"transaction_id {tid} joins no tcp_connect")
+    yield from joins_tcp(where, arrays, "tls_handshakes")
 
 
 @join_rule("J3", "a tls_handshake's address is its tcp_connect's ip and port")
@@ -768,19 +778,12 @@ def check_tls_address_joins(m, where, arrays):
 
 @join_rule("J4", "no two tls_handshakes share a transaction_id (a decoy handshake has its own connection)")
 def check_tls_ids(m, where, arrays):
-    seen = {}
-    for index, _, tid in ids(arrays, "tls_handshakes"):
-        first = seen.setdefault(tid, index)
-        yield f"{where}.tls_handshakes[{index}]", None if first == index else (
-            f"transaction_id {tid} is also tls_handshakes[{first}]'s")
+    yield from unique_ids(where, arrays, "tls_handshakes")
 
 
 @join_rule("J5", "a request's transaction_id is a tcp_connect's")
 def check_request_joins(m, where, arrays):
-    tcp_ids = {tid for _, _, tid in ids(arrays, "tcp_connect")}
-    for index, _, tid in ids(arrays, "requests"):
-        yield f"{where}.requests[{index}]", None if tid in tcp_ids else (
-            f"transaction_id {tid} joins no tcp_connect")
+    yield from joins_tcp(where, arrays, "requests")
 
 
 @join_rule("J6", "query transaction_ids are not connections' (tcp_connect, tls_handshakes, requests)")
